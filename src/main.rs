@@ -1,0 +1,71 @@
+//! The `awsnycast` binary: flags, logging and exit codes. Everything else lives in the library.
+
+use std::process::ExitCode;
+
+use awsnycast::cli::{Flags, exit};
+use awsnycast::config::{Document, Vars};
+use awsnycast::ec2::identity::Identity;
+
+fn main() -> ExitCode {
+    let flags = match Flags::parse_args(std::env::args_os()) {
+        Ok(f) => f,
+        Err(e) => {
+            // clap renders help and usage errors itself and knows which is which.
+            let _ = e.print();
+            return ExitCode::from(e.exit_code() as u8);
+        }
+    };
+    if flags.version {
+        println!("awsnycast {}", env!("CARGO_PKG_VERSION"));
+        return ExitCode::SUCCESS;
+    }
+    if let Err(e) = awsnycast::logging::init(flags.debug, flags.log_format, flags.syslog) {
+        eprintln!("awsnycast: cannot set up logging: {e}");
+        return ExitCode::from(exit::FAILURE as u8);
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("awsnycast: cannot start the async runtime: {e}");
+            return ExitCode::from(exit::FAILURE as u8);
+        }
+    };
+    ExitCode::from(runtime.block_on(run(flags)) as u8)
+}
+
+async fn run(flags: Flags) -> i32 {
+    let doc = match Document::read(&flags.file) {
+        Ok(d) => d,
+        Err(errors) => {
+            eprint!("{errors}");
+            return exit::FAILURE;
+        }
+    };
+    let mut vars = Vars::from_env();
+    if doc.uses_identity() {
+        match Identity::from_imds().await {
+            Ok(id) => vars.identity = id.interpolation_vars(),
+            Err(e) => vars.identity_unavailable = Some(e.to_string()),
+        }
+    }
+    let loaded = match doc.build(&vars) {
+        Ok(l) => l,
+        Err(errors) => {
+            eprint!("{errors}");
+            return exit::FAILURE;
+        }
+    };
+    for w in &loaded.warnings {
+        eprintln!("warning: {w}");
+    }
+    if flags.check {
+        println!("{}: configuration is valid", flags.file.display());
+        print!("{}", loaded.config.summary());
+        return exit::OK;
+    }
+    eprintln!(
+        "awsnycast: {} is valid, but this build does not manage routes yet: only --check is available",
+        flags.file.display()
+    );
+    exit::FAILURE
+}
