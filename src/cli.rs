@@ -36,7 +36,13 @@ for instance metadata.";
 #[command(name = "awsnycast", version, after_help = AFTER_HELP, disable_version_flag = true)]
 pub struct Flags {
     /// Configuration file.
-    #[arg(short = 'f', long = "file", value_name = "FILE", default_value = "/etc/awsnycast.yaml", allow_hyphen_values = true)]
+    #[arg(
+        short = 'f',
+        long = "file",
+        value_name = "FILE",
+        default_value = "/etc/awsnycast.yaml",
+        allow_hyphen_values = true
+    )]
     pub file: PathBuf,
 
     /// Run route table manipulation exactly once, then exit (for bootstrap scripts).
@@ -74,21 +80,8 @@ pub enum LogFormat {
     Json,
 }
 
-/// Long flag names that may also be written with a single dash.
-const LONG_FLAGS: &[&str] = &[
-    "file",
-    "oneshot",
-    "noop",
-    "check",
-    "debug",
-    "syslog",
-    "log-format",
-    "version",
-    "help",
-];
-
-/// Rewrites `-oneshot` to `--oneshot` (and `-log-format=json` to `--log-format=json`) for the
-/// known long flags; everything else, including values and anything after `--`, is untouched.
+/// Rewrites `-oneshot` to `--oneshot` (and `-log-format=json` to `--log-format=json`);
+/// single-letter flags, values and anything after `--` are untouched.
 pub fn normalize<I>(args: I) -> Vec<OsString>
 where
     I: IntoIterator<Item = OsString>,
@@ -111,11 +104,10 @@ where
             out.push(arg);
             continue;
         }
+        // Any one-dash word is a long flag (Go's flag package has no short clusters), so a
+        // misspelt one gets clap's "similar argument exists" tip instead of a puzzle about `-o`.
         let rewritten = match text.strip_prefix('-') {
-            Some(rest) if !rest.starts_with('-') => {
-                let name = rest.split_once('=').map_or(rest, |(n, _)| n);
-                LONG_FLAGS.contains(&name).then(|| format!("-{text}"))
-            }
+            Some(rest) if !rest.starts_with('-') && rest.chars().count() > 1 => Some(format!("-{text}")),
             _ => None,
         };
         let flag = rewritten.as_deref().unwrap_or(text);
@@ -149,7 +141,14 @@ mod tests {
     #[test]
     fn one_and_two_dashes() {
         let one = parse(&["-f", "/tmp/a.yaml", "-oneshot", "-noop", "-debug", "-syslog"]);
-        let two = parse(&["--file", "/tmp/a.yaml", "--oneshot", "--noop", "--debug", "--syslog"]);
+        let two = parse(&[
+            "--file",
+            "/tmp/a.yaml",
+            "--oneshot",
+            "--noop",
+            "--debug",
+            "--syslog",
+        ]);
         for f in [one, two] {
             assert_eq!(f.file, PathBuf::from("/tmp/a.yaml"));
             assert!(f.oneshot && f.noop && f.debug && f.syslog);

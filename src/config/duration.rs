@@ -35,9 +35,7 @@ pub fn parse(text: &str) -> Result<Duration, String> {
             "m" | "min" | "mins" => 60.0,
             "h" => 3600.0,
             other => {
-                return Err(format!(
-                    "unknown unit `{other}` in `{t}` (use ms, s, m or h)"
-                ));
+                return Err(format!("unknown unit `{other}` in `{t}` (use ms, s, m or h)"));
             }
         };
         total += seconds(value * scale)?;
@@ -49,7 +47,7 @@ pub fn parse(text: &str) -> Result<Duration, String> {
 /// Seconds as a duration, refusing negative, non-finite and absurdly large values.
 pub fn seconds(secs: f64) -> Result<Duration, String> {
     // A year is far beyond any sensible interval and keeps arithmetic far from overflow.
-    if !secs.is_finite() || secs < 0.0 || secs > 31_536_000.0 {
+    if !secs.is_finite() || !(0.0..=31_536_000.0).contains(&secs) {
         return Err(format!("{secs} seconds is out of range"));
     }
     Ok(Duration::from_secs_f64(secs))
@@ -59,7 +57,7 @@ pub fn seconds(secs: f64) -> Result<Duration, String> {
 pub fn display(d: Duration) -> String {
     if d.subsec_nanos() == 0 {
         format!("{}s", d.as_secs())
-    } else if d < Duration::from_secs(1) && d.subsec_nanos() % 1_000_000 == 0 {
+    } else if d < Duration::from_secs(1) && d.subsec_nanos().is_multiple_of(1_000_000) {
         format!("{}ms", d.as_millis())
     } else {
         format!("{}s", d.as_secs_f64())
@@ -88,7 +86,9 @@ mod tests {
         for (text, millis) in ok {
             assert_eq!(parse(text), Ok(Duration::from_millis(*millis)), "{text}");
         }
-        for bad in ["", "ms", "5x", "-1", "1e400", "10 s s", "s5", "1..2s", "NaN", "inf"] {
+        for bad in [
+            "", "ms", "5x", "-1", "1e400", "10 s s", "s5", "1..2s", "NaN", "inf",
+        ] {
             assert!(parse(bad).is_err(), "{bad:?} should be rejected");
         }
     }

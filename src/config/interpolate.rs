@@ -46,10 +46,10 @@ pub fn uses_identity(text: &str) -> bool {
     let mut rest = text;
     while let Some(start) = rest.find("{{") {
         let after = &rest[start + 2..];
-        if let Some(end) = after.find("}}") {
-            if is_identifier(after[..end].trim()) {
-                return true;
-            }
+        if let Some(end) = after.find("}}")
+            && is_identifier(after[..end].trim())
+        {
+            return true;
         }
         rest = after;
     }
@@ -149,7 +149,7 @@ fn identity_value(name: &str, vars: &Vars) -> Result<String, InterpolationError>
         None => Err(InterpolationError {
             message: format!("{{{{ {name} }}}} needs this instance's identity, which is not available"),
             hint: Some(match &vars.identity_unavailable {
-                Some(why) => format!("{why}"),
+                Some(why) => why.to_string(),
                 None => "run on an EC2 instance, or set AWS_EC2_METADATA_SERVICE_ENDPOINT".into(),
             }),
         }),
@@ -164,7 +164,8 @@ mod tests {
         let mut v = Vars::default();
         v.identity.insert("az".into(), "eu-west-1a".into());
         v.identity.insert("region".into(), "eu-west-1".into());
-        v.identity.insert("instance_id".into(), "i-0123456789abcdef0".into());
+        v.identity
+            .insert("instance_id".into(), "i-0123456789abcdef0".into());
         v.identity.insert("vpc_id".into(), "vpc-12345678".into());
         v.env.insert("SERVICE_IP".into(), "192.168.1.1".into());
         v

@@ -48,7 +48,10 @@ impl Document {
                     .lines()
                     .nth(e.mark.line.saturating_sub(1) as usize)
                     .unwrap_or("");
-                let hint = if line_text.contains("{{") && !line_text.contains("\"{{") && !line_text.contains("'{{") {
+                let hint = if line_text.contains("{{")
+                    && !line_text.contains("\"{{")
+                    && !line_text.contains("'{{")
+                {
                     Some("a value starting with {{ must be quoted: key: \"{{ az }}\"".to_owned())
                 } else {
                     None
@@ -98,7 +101,10 @@ impl Document {
 
     /// Interpolates and validates. On failure, returns every problem found.
     pub fn build(&self, vars: &Vars) -> Result<Loaded, ConfigErrors> {
-        let outcome = validate::validate(&self.root, &self.file, vars);
+        let mut outcome = validate::validate(&self.root, &self.file, vars);
+        // Report top to bottom, as the operator reads the file.
+        outcome.errors.sort_by_key(|p| (p.mark.line, p.mark.column));
+        outcome.warnings.sort_by_key(|p| (p.mark.line, p.mark.column));
         match outcome.config {
             Some(config) => Ok(Loaded {
                 config,
@@ -129,7 +135,11 @@ impl Config {
         }
         let _ = writeln!(out, "route tables ({}):", self.routetables.len());
         for rt in self.routetables.values() {
-            let ok = if rt.no_results_ok { " (none found is ok)" } else { "" };
+            let ok = if rt.no_results_ok {
+                " (none found is ok)"
+            } else {
+                ""
+            };
             let _ = writeln!(out, "  {}: tables where {}{}", rt.name, rt.find.describe(), ok);
             for r in &rt.manage_routes {
                 let target = match &r.instance {
@@ -152,7 +162,14 @@ impl Config {
                 if r.never_delete {
                     extras.push("never delete".to_owned());
                 }
-                let _ = writeln!(out, "    {} -> {} ({}; {})", r.cidr, target, mode, extras.join(", "));
+                let _ = writeln!(
+                    out,
+                    "    {} -> {} ({}; {})",
+                    r.cidr,
+                    target,
+                    mode,
+                    extras.join(", ")
+                );
             }
         }
         out

@@ -143,16 +143,26 @@ pub struct RouteTable {
 /// How route tables are selected. Evaluated against tags, associations and routes.
 #[derive(Debug, Clone)]
 pub enum Finder {
-    ByTag { key: String, value: String },
-    ByTagRegexp { key: String, regexp: regex::Regex },
+    ByTag {
+        key: String,
+        value: String,
+    },
+    ByTagRegexp {
+        key: String,
+        regexp: regex::Regex,
+    },
     And(Vec<Finder>),
     Or(Vec<Finder>),
     /// The VPC's main route table.
     Main,
     /// The table associated with a subnet.
-    Subnet { subnet_id: String },
+    Subnet {
+        subnet_id: String,
+    },
     /// Tables holding a route to this destination.
-    HasRouteTo { cidr: IpNet },
+    HasRouteTo {
+        cidr: IpNet,
+    },
     Not(Box<Finder>),
 }
 

@@ -257,6 +257,10 @@ mod tests {
     #[test]
     fn duplicate_keys_are_an_error() {
         let err = parse("a: 1\na: 2\n").expect_err("duplicate key");
-        assert!(err.message.to_lowercase().contains("duplicate"), "{}", err.message);
+        assert!(
+            err.message.to_lowercase().contains("duplicate"),
+            "{}",
+            err.message
+        );
     }
 }

@@ -25,13 +25,9 @@ pub struct Identity {
 #[derive(Debug, thiserror::Error)]
 pub enum IdentityError {
     #[error(
-        "cannot read instance metadata (IMDSv2) {path}: {source}; not on EC2? set AWS_EC2_METADATA_SERVICE_ENDPOINT"
+        "cannot read instance metadata (IMDSv2) {path}: {detail}; not on EC2? set AWS_EC2_METADATA_SERVICE_ENDPOINT"
     )]
-    Unreachable {
-        path: String,
-        #[source]
-        source: imds::client::error::ImdsError,
-    },
+    Unreachable { path: String, detail: String },
     #[error("instance metadata {path} returned {value:?}, which is not {expected}")]
     Malformed {
         path: String,
@@ -55,7 +51,10 @@ impl Identity {
                     .get(path.clone())
                     .await
                     .map(|v| String::from(v).trim().to_owned())
-                    .map_err(|source| IdentityError::Unreachable { path, source })
+                    .map_err(|e| IdentityError::Unreachable {
+                        path,
+                        detail: error_chain(&e),
+                    })
             }
         };
         let instance_id = get("/latest/meta-data/instance-id".into()).await?;
@@ -99,6 +98,21 @@ impl Identity {
             ("vpc_id".to_owned(), self.vpc_id.clone()),
         ])
     }
+}
+
+/// An error and its causes on one line: the SDK's top-level messages alone are too vague.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = s.source();
+    }
+    out
 }
 
 /// `eu-west-1a` → `eu-west-1`; local-zone names such as `us-west-2-lax-1a` work too.
