@@ -545,7 +545,8 @@ fn every_shipped_example_is_valid() {
             continue;
         }
         let doc = Document::read(&path).unwrap_or_else(|e| panic!("{e}"));
-        doc.build(&vars()).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        doc.build(&vars())
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         seen += 1;
     }
     assert!(seen >= 2, "expected the shipped examples in {}", dir.display());
