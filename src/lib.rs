@@ -13,4 +13,6 @@
 pub mod cli;
 pub mod config;
 pub mod ec2;
+pub mod health;
 pub mod logging;
+pub mod routes;

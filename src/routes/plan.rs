@@ -1,0 +1,276 @@
+//! The plan: every managed route in every selected table, with its decision. This is what
+//! `-noop` prints and what the executor applies, so the two can never disagree.
+
+use std::fmt;
+
+use ipnet::IpNet;
+
+use crate::config::{Config, ManagedRoute, RouteTarget};
+use crate::health::Health;
+
+use super::decide::{Action, Decision, Inputs, Me, Target, decide};
+use super::finder;
+use super::snapshot::{RouteHolder, Snapshot};
+
+/// Health as the planner needs it. The daemon answers from its checks; `-oneshot` treats
+/// every check as passing, as AWSnycast documents.
+pub trait HealthView {
+    /// State of a local check by name.
+    fn local(&self, check: &str) -> Health;
+    /// State of the remote check `check` run against `instance`, if one runs.
+    fn remote(&self, check: &str, instance: &str) -> Option<Health>;
+}
+
+/// Every check passes; no remote checks run.
+pub struct AssumeHealthy;
+
+impl HealthView for AssumeHealthy {
+    fn local(&self, _: &str) -> Health {
+        Health::Healthy
+    }
+    fn remote(&self, _: &str, _: &str) -> Option<Health> {
+        None
+    }
+}
+
+/// One managed route in one selected table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlanItem {
+    /// The config's name for the route table entry (`routetables.NAME`).
+    pub routetable: String,
+    /// Index into that entry's `manage_routes`.
+    pub route_index: usize,
+    /// The EC2 route table id.
+    pub table_id: String,
+    pub cidr: IpNet,
+    /// What the route points at now, if it exists.
+    pub current: Option<RouteHolder>,
+    pub decision: Decision,
+}
+
+impl PlanItem {
+    /// The managed-route spec this item came from.
+    pub fn spec<'c>(&self, config: &'c Config) -> Option<&'c ManagedRoute> {
+        config.routetables.get(&self.routetable)?.manage_routes.get(self.route_index)
+    }
+}
+
+/// The whole plan, plus what the operator should hear about.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Plan {
+    pub items: Vec<PlanItem>,
+    /// Config route tables whose finder selected no table (and `no_results_ok` is false).
+    pub unmatched: Vec<String>,
+    /// A route claimed by two config entries in one table: the later one is skipped.
+    pub conflicts: Vec<String>,
+}
+
+impl Plan {
+    /// The items that change something.
+    pub fn changes(&self) -> impl Iterator<Item = &PlanItem> {
+        self.items.iter().filter(|i| i.decision.action.is_change())
+    }
+}
+
+/// The target a spec wants, given who we are.
+pub fn wanted_target(spec: &ManagedRoute, me: &Me) -> Target {
+    match &spec.instance {
+        RouteTarget::This => Target::Interface(me.eni_id.clone()),
+        RouteTarget::Instance(id) => Target::Instance(id.clone()),
+    }
+}
+
+/// Builds the plan for every route table of the config.
+pub fn plan(config: &Config, snapshot: &Snapshot, me: &Me, health: &dyn HealthView) -> Plan {
+    let mut out = Plan::default();
+    let mut claimed: Vec<(String, IpNet, String)> = Vec::new();
+    for (name, rt) in &config.routetables {
+        let tables: Vec<_> = snapshot.tables.iter().filter(|t| finder::matches(&rt.find, t)).collect();
+        if tables.is_empty() && !rt.no_results_ok {
+            out.unmatched.push(name.clone());
+        }
+        for table in tables {
+            for (index, spec) in rt.manage_routes.iter().enumerate() {
+                if let Some((_, _, first)) = claimed.iter().find(|(t, c, _)| *t == table.id && *c == spec.cidr) {
+                    out.conflicts.push(format!(
+                        "{} {}: managed by both routetables.{first} and routetables.{name}; following {first}",
+                        table.id, spec.cidr
+                    ));
+                    continue;
+                }
+                claimed.push((table.id.clone(), spec.cidr, name.clone()));
+                let current = table.route(&spec.cidr);
+                let want = wanted_target(spec, me);
+                let local = spec.healthcheck.as_deref().map_or(Health::Healthy, |h| health.local(h));
+                let remote = match (&spec.remote_healthcheck, current) {
+                    (Some(check), Some(route)) => snapshot
+                        .holder_instance(&route.target)
+                        .filter(|holder| *holder != me.instance_id)
+                        .and_then(|holder| health.remote(check, &holder)),
+                    _ => None,
+                };
+                let decision = decide(Inputs {
+                    spec,
+                    want: &want,
+                    me,
+                    current,
+                    local,
+                    remote,
+                    snapshot,
+                });
+                out.items.push(PlanItem {
+                    routetable: name.clone(),
+                    route_index: index,
+                    table_id: table.id.clone(),
+                    cidr: spec.cidr,
+                    current: current.map(|r| r.target.clone()),
+                    decision,
+                });
+            }
+        }
+    }
+    out
+}
+
+impl fmt::Display for PlanItem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let current = self.current.as_ref().map_or("absent".to_owned(), |h| h.to_string());
+        let action = match &self.decision.action {
+            Action::Create { to } => format!("create -> {to}"),
+            Action::Replace { to } => format!("replace {current} -> {to}"),
+            Action::Delete => format!("delete (was {current})"),
+            Action::Leave => format!("leave ({current})"),
+        };
+        write!(
+            f,
+            "{} {} [routetables.{}]: {}: {}",
+            self.table_id, self.cidr, self.routetable, action, self.decision.reason
+        )
+    }
+}
+
+impl fmt::Display for Plan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for item in &self.items {
+            writeln!(f, "{item}")?;
+        }
+        for name in &self.unmatched {
+            writeln!(f, "routetables.{name}: no route table matched its finder")?;
+        }
+        for c in &self.conflicts {
+            writeln!(f, "conflict: {c}")?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Document, Vars};
+    use crate::routes::snapshot::{RouteState, RouteTableView, RouteView};
+
+    fn config(yaml: &str) -> Config {
+        Document::parse(yaml, "t.yaml")
+            .and_then(|d| d.build(&Vars::default()))
+            .unwrap_or_else(|e| panic!("{e}"))
+            .config
+    }
+
+    fn table(id: &str, az: &str, routes: Vec<RouteView>) -> RouteTableView {
+        RouteTableView {
+            id: id.into(),
+            vpc_id: "vpc-1".into(),
+            tags: [("az".to_string(), az.to_string()), ("type".into(), "private".into())].into(),
+            routes,
+            ..RouteTableView::default()
+        }
+    }
+
+    struct Checks(Health);
+    impl HealthView for Checks {
+        fn local(&self, _: &str) -> Health {
+            self.0
+        }
+        fn remote(&self, _: &str, _: &str) -> Option<Health> {
+            Some(Health::Unhealthy)
+        }
+    }
+
+    const README_LAYOUT: &str = "
+healthchecks:
+  public: {type: ping, destination: 127.0.0.1}
+remote_healthchecks:
+  peer: {type: ping}
+routetables:
+  our_az:
+    find: {type: and, config: {filters: [{type: by_tag, config: {key: az, value: a}}, {type: by_tag, config: {key: type, value: private}}]}}
+    manage_routes: [{cidr: 0.0.0.0/0, healthcheck: public}]
+  other_azs:
+    find: {type: and, config: {filters: [{type: by_tag, not: true, config: {key: az, value: a}}, {type: by_tag, config: {key: type, value: private}}]}}
+    manage_routes: [{cidr: 0.0.0.0/0, healthcheck: public, if_unhealthy: true, remote_healthcheck: peer}]
+  elsewhere:
+    find: {type: by_tag, config: {key: Name, value: nowhere}}
+    manage_routes: [{cidr: 0.0.0.0/0}]
+";
+
+    #[test]
+    fn readme_layout_plans_per_table() {
+        let cfg = config(README_LAYOUT);
+        let me = Me {
+            instance_id: "i-a".into(),
+            eni_id: "eni-a".into(),
+        };
+        let peer_route = RouteView {
+            destination: "0.0.0.0/0".parse().expect("cidr"),
+            target: RouteHolder::Instance {
+                instance_id: Some("i-b".into()),
+                eni_id: Some("eni-b".into()),
+            },
+            state: RouteState::Active,
+        };
+        let snapshot = Snapshot {
+            tables: vec![table("rtb-a", "a", vec![]), table("rtb-b", "b", vec![peer_route])],
+            ..Snapshot::default()
+        };
+
+        // Oneshot: everything healthy. Claim our table; leave the peer's.
+        let p = plan(&cfg, &snapshot, &me, &AssumeHealthy);
+        let summary: Vec<(&str, &str)> =
+            p.items.iter().map(|i| (i.table_id.as_str(), i.decision.action.verb())).collect();
+        assert_eq!(summary, [("rtb-b", "leave"), ("rtb-a", "create")]);
+        assert_eq!(p.unmatched, ["elsewhere"]);
+        assert_eq!(p.changes().count(), 1);
+        let text = p.to_string();
+        assert!(text.contains("rtb-a 0.0.0.0/0 [routetables.our_az]: create -> eni-a: route absent and our health check is healthy"), "{text}");
+        assert!(text.contains("rtb-b 0.0.0.0/0 [routetables.other_azs]: leave (i-b (eni-b)): held by a healthy instance; we are backup only"), "{text}");
+
+        // With the remote check failing on i-b, the backup takes over.
+        let p = plan(&cfg, &snapshot, &me, &Checks(Health::Healthy));
+        assert_eq!(p.items[0].decision.action.verb(), "replace");
+
+        // With our own check unknown, nothing is claimed.
+        let p = plan(&cfg, &snapshot, &me, &Checks(Health::Unknown));
+        assert_eq!(p.changes().count(), 0);
+    }
+
+    #[test]
+    fn overlapping_entries_are_reported_not_fought_over() {
+        let cfg = config(
+            "routetables:\n  one:\n    find: {type: by_tag, config: {key: type, value: private}}\n    manage_routes: [{cidr: 0.0.0.0/0}]\n  two:\n    find: {type: by_tag, config: {key: az, value: a}}\n    manage_routes: [{cidr: 0.0.0.0/0, if_unhealthy: true}]\n",
+        );
+        let me = Me {
+            instance_id: "i-a".into(),
+            eni_id: "eni-a".into(),
+        };
+        let snapshot = Snapshot {
+            tables: vec![table("rtb-a", "a", vec![])],
+            ..Snapshot::default()
+        };
+        let p = plan(&cfg, &snapshot, &me, &AssumeHealthy);
+        assert_eq!(p.items.len(), 1);
+        assert_eq!(p.items[0].routetable, "one");
+        assert_eq!(p.conflicts.len(), 1, "{p}");
+        assert!(p.conflicts[0].contains("routetables.one and routetables.two"));
+    }
+}
