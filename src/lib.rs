@@ -12,7 +12,9 @@
 
 pub mod cli;
 pub mod config;
+pub mod daemon;
 pub mod ec2;
 pub mod health;
+pub mod hooks;
 pub mod logging;
 pub mod routes;

@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use awsnycast::cli::{Flags, exit};
 use awsnycast::config::{Document, Vars};
+use awsnycast::daemon::{self, Context, Mode};
 use awsnycast::ec2::identity::Identity;
 
 fn main() -> ExitCode {
@@ -41,11 +42,21 @@ async fn run(flags: Flags) -> i32 {
             return exit::FAILURE;
         }
     };
+    // The daemon always needs its identity; --check only when the file names it, and then
+    // a missing identity is reported as a config problem with the reason.
     let mut vars = Vars::from_env();
-    if doc.uses_identity() {
+    let mut identity = None;
+    if !flags.check || doc.uses_identity() {
         match Identity::from_imds().await {
-            Ok(id) => vars.identity = id.interpolation_vars(),
-            Err(e) => vars.identity_unavailable = Some(e.to_string()),
+            Ok(id) => {
+                vars.identity = id.interpolation_vars();
+                identity = Some(id);
+            }
+            Err(e) if flags.check => vars.identity_unavailable = Some(e.to_string()),
+            Err(e) => {
+                eprintln!("awsnycast: {e}");
+                return exit::FAILURE;
+            }
         }
     }
     let loaded = match doc.build(&vars) {
@@ -63,9 +74,26 @@ async fn run(flags: Flags) -> i32 {
         print!("{}", loaded.config.summary());
         return exit::OK;
     }
+    let Some(identity) = identity else {
+        // Unreachable: identity is fetched whenever --check is not given.
+        return exit::FAILURE;
+    };
+    let ctx = match Context::new(loaded.config, identity).await {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("awsnycast: {e}");
+            return exit::FAILURE;
+        }
+    };
+    let mode = Mode {
+        oneshot: flags.oneshot,
+        noop: flags.noop,
+    };
+    if mode.oneshot {
+        return daemon::oneshot(&ctx, mode).await;
+    }
     eprintln!(
-        "awsnycast: {} is valid, but this build does not manage routes yet: only --check is available",
-        flags.file.display()
+        "awsnycast: the continuous daemon is not in this build yet; use -oneshot (with -noop to preview)"
     );
     exit::FAILURE
 }

@@ -53,7 +53,7 @@ impl Identity {
                     .map(|v| String::from(v).trim().to_owned())
                     .map_err(|e| IdentityError::Unreachable {
                         path,
-                        detail: error_chain(&e),
+                        detail: super::error_chain(&e),
                     })
             }
         };
@@ -98,21 +98,6 @@ impl Identity {
             ("vpc_id".to_owned(), self.vpc_id.clone()),
         ])
     }
-}
-
-/// An error and its causes on one line: the SDK's top-level messages alone are too vague.
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        source = s.source();
-    }
-    out
 }
 
 /// `eu-west-1a` → `eu-west-1`; local-zone names such as `us-west-2-lax-1a` work too.

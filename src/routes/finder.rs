@@ -49,7 +49,9 @@ fn required_tags(finder: &Finder) -> BTreeMap<String, BTreeSet<String>> {
 
 /// Constraints every one of several requirement maps imposes: a key survives only if all
 /// constrain it, with the union of their values.
-fn union_all(maps: impl Iterator<Item = BTreeMap<String, BTreeSet<String>>>) -> BTreeMap<String, BTreeSet<String>> {
+fn union_all(
+    maps: impl Iterator<Item = BTreeMap<String, BTreeSet<String>>>,
+) -> BTreeMap<String, BTreeSet<String>> {
     let mut result: Option<BTreeMap<String, BTreeSet<String>>> = None;
     for m in maps {
         result = Some(match result {
@@ -70,7 +72,9 @@ fn union_all(maps: impl Iterator<Item = BTreeMap<String, BTreeSet<String>>>) -> 
 /// EC2 `tag:KEY` filters that every table selected by any of `finders` satisfies, so one
 /// DescribeRouteTables call can ask for just those tables. Evaluation on our side still
 /// applies every finder in full.
-pub fn server_side_tag_filters<'a>(finders: impl IntoIterator<Item = &'a Finder>) -> Vec<(String, Vec<String>)> {
+pub fn server_side_tag_filters<'a>(
+    finders: impl IntoIterator<Item = &'a Finder>,
+) -> Vec<(String, Vec<String>)> {
     union_all(finders.into_iter().map(required_tags))
         .into_iter()
         .filter(|(_, vs)| !vs.is_empty())
@@ -118,17 +122,49 @@ mod tests {
             (tag("missing", "x"), false),
             (re("^private-"), true),
             (re("^public-"), false),
-            (Finder::And(vec![tag("az", "eu-west-1a"), tag("type", "private")]), true),
-            (Finder::And(vec![tag("az", "eu-west-1a"), tag("type", "public")]), false),
-            (Finder::Or(vec![tag("az", "eu-west-1b"), tag("type", "private")]), true),
-            (Finder::Or(vec![tag("az", "eu-west-1b"), tag("type", "public")]), false),
+            (
+                Finder::And(vec![tag("az", "eu-west-1a"), tag("type", "private")]),
+                true,
+            ),
+            (
+                Finder::And(vec![tag("az", "eu-west-1a"), tag("type", "public")]),
+                false,
+            ),
+            (
+                Finder::Or(vec![tag("az", "eu-west-1b"), tag("type", "private")]),
+                true,
+            ),
+            (
+                Finder::Or(vec![tag("az", "eu-west-1b"), tag("type", "public")]),
+                false,
+            ),
             (Finder::Not(Box::new(tag("az", "eu-west-1a"))), false),
             (Finder::Not(Box::new(tag("az", "eu-west-1b"))), true),
             (Finder::Main, false),
-            (Finder::Subnet { subnet_id: "subnet-1".into() }, true),
-            (Finder::Subnet { subnet_id: "subnet-2".into() }, false),
-            (Finder::HasRouteTo { cidr: "10.0.0.0/16".parse().expect("cidr") }, true),
-            (Finder::HasRouteTo { cidr: "0.0.0.0/0".parse().expect("cidr") }, false),
+            (
+                Finder::Subnet {
+                    subnet_id: "subnet-1".into(),
+                },
+                true,
+            ),
+            (
+                Finder::Subnet {
+                    subnet_id: "subnet-2".into(),
+                },
+                false,
+            ),
+            (
+                Finder::HasRouteTo {
+                    cidr: "10.0.0.0/16".parse().expect("cidr"),
+                },
+                true,
+            ),
+            (
+                Finder::HasRouteTo {
+                    cidr: "0.0.0.0/0".parse().expect("cidr"),
+                },
+                false,
+            ),
         ];
         for (finder, want) in rows {
             assert_eq!(matches(&finder, &t), want, "{}", finder.describe());
@@ -142,7 +178,10 @@ mod tests {
     fn server_side_filters_are_what_every_finder_requires() {
         // The README layout: our AZ and not-our-AZ, both private.
         let ours = Finder::And(vec![tag("az", "eu-west-1a"), tag("type", "private")]);
-        let others = Finder::And(vec![Finder::Not(Box::new(tag("az", "eu-west-1a"))), tag("type", "private")]);
+        let others = Finder::And(vec![
+            Finder::Not(Box::new(tag("az", "eu-west-1a"))),
+            tag("type", "private"),
+        ]);
         assert_eq!(
             server_side_tag_filters([&ours, &others]),
             vec![("type".to_string(), vec!["private".to_string()])]
@@ -152,7 +191,10 @@ mod tests {
         let b = tag("Name", "private-b");
         assert_eq!(
             server_side_tag_filters([&a, &b]),
-            vec![("Name".to_string(), vec!["private-a".to_string(), "private-b".to_string()])]
+            vec![(
+                "Name".to_string(),
+                vec!["private-a".to_string(), "private-b".to_string()]
+            )]
         );
         // Anything unconstrained (main table) means no tag filter at all.
         assert!(server_side_tag_filters([&a, &Finder::Main]).is_empty());

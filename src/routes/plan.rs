@@ -51,7 +51,11 @@ pub struct PlanItem {
 impl PlanItem {
     /// The managed-route spec this item came from.
     pub fn spec<'c>(&self, config: &'c Config) -> Option<&'c ManagedRoute> {
-        config.routetables.get(&self.routetable)?.manage_routes.get(self.route_index)
+        config
+            .routetables
+            .get(&self.routetable)?
+            .manage_routes
+            .get(self.route_index)
     }
 }
 
@@ -85,13 +89,19 @@ pub fn plan(config: &Config, snapshot: &Snapshot, me: &Me, health: &dyn HealthVi
     let mut out = Plan::default();
     let mut claimed: Vec<(String, IpNet, String)> = Vec::new();
     for (name, rt) in &config.routetables {
-        let tables: Vec<_> = snapshot.tables.iter().filter(|t| finder::matches(&rt.find, t)).collect();
+        let tables: Vec<_> = snapshot
+            .tables
+            .iter()
+            .filter(|t| finder::matches(&rt.find, t))
+            .collect();
         if tables.is_empty() && !rt.no_results_ok {
             out.unmatched.push(name.clone());
         }
         for table in tables {
             for (index, spec) in rt.manage_routes.iter().enumerate() {
-                if let Some((_, _, first)) = claimed.iter().find(|(t, c, _)| *t == table.id && *c == spec.cidr) {
+                if let Some((_, _, first)) =
+                    claimed.iter().find(|(t, c, _)| *t == table.id && *c == spec.cidr)
+                {
                     out.conflicts.push(format!(
                         "{} {}: managed by both routetables.{first} and routetables.{name}; following {first}",
                         table.id, spec.cidr
@@ -101,7 +111,10 @@ pub fn plan(config: &Config, snapshot: &Snapshot, me: &Me, health: &dyn HealthVi
                 claimed.push((table.id.clone(), spec.cidr, name.clone()));
                 let current = table.route(&spec.cidr);
                 let want = wanted_target(spec, me);
-                let local = spec.healthcheck.as_deref().map_or(Health::Healthy, |h| health.local(h));
+                let local = spec
+                    .healthcheck
+                    .as_deref()
+                    .map_or(Health::Healthy, |h| health.local(h));
                 let remote = match (&spec.remote_healthcheck, current) {
                     (Some(check), Some(route)) => snapshot
                         .holder_instance(&route.target)
@@ -134,7 +147,10 @@ pub fn plan(config: &Config, snapshot: &Snapshot, me: &Me, health: &dyn HealthVi
 
 impl fmt::Display for PlanItem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let current = self.current.as_ref().map_or("absent".to_owned(), |h| h.to_string());
+        let current = self
+            .current
+            .as_ref()
+            .map_or("absent".to_owned(), |h| h.to_string());
         let action = match &self.decision.action {
             Action::Create { to } => format!("create -> {to}"),
             Action::Replace { to } => format!("replace {current} -> {to}"),
@@ -181,7 +197,11 @@ mod tests {
         RouteTableView {
             id: id.into(),
             vpc_id: "vpc-1".into(),
-            tags: [("az".to_string(), az.to_string()), ("type".into(), "private".into())].into(),
+            tags: [
+                ("az".to_string(), az.to_string()),
+                ("type".into(), "private".into()),
+            ]
+            .into(),
             routes,
             ..RouteTableView::default()
         }
@@ -236,8 +256,11 @@ routetables:
 
         // Oneshot: everything healthy. Claim our table; leave the peer's.
         let p = plan(&cfg, &snapshot, &me, &AssumeHealthy);
-        let summary: Vec<(&str, &str)> =
-            p.items.iter().map(|i| (i.table_id.as_str(), i.decision.action.verb())).collect();
+        let summary: Vec<(&str, &str)> = p
+            .items
+            .iter()
+            .map(|i| (i.table_id.as_str(), i.decision.action.verb()))
+            .collect();
         assert_eq!(summary, [("rtb-b", "leave"), ("rtb-a", "create")]);
         assert_eq!(p.unmatched, ["elsewhere"]);
         assert_eq!(p.changes().count(), 1);

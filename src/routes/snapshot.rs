@@ -111,7 +111,10 @@ impl InstanceState {
     pub fn is_dead(self) -> bool {
         matches!(
             self,
-            InstanceState::ShuttingDown | InstanceState::Terminated | InstanceState::Stopping | InstanceState::Stopped
+            InstanceState::ShuttingDown
+                | InstanceState::Terminated
+                | InstanceState::Stopping
+                | InstanceState::Stopped
         )
     }
 }
@@ -142,7 +145,8 @@ impl Snapshot {
     pub fn holder_instance(&self, holder: &RouteHolder) -> Option<String> {
         match holder {
             RouteHolder::Instance {
-                instance_id: Some(id), ..
+                instance_id: Some(id),
+                ..
             } => Some(id.clone()),
             RouteHolder::Instance {
                 instance_id: None,

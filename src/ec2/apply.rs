@@ -1,0 +1,138 @@
+//! Applying a plan: one EC2 write per changed route, with the operator's hooks around it.
+//!
+//! Each change is a single CreateRoute, ReplaceRoute or DeleteRoute, so a failure never
+//! leaves a route half-moved; it is logged with everything an operator needs and reported
+//! back so that the caller can retry on its next round.
+
+use ipnet::IpNet;
+
+use super::client::{Ec2, Ec2Error};
+use crate::config::{Config, ManagedRoute};
+use crate::hooks::{self, HOOK_TIMEOUT};
+use crate::routes::decide::{Action, Target};
+use crate::routes::plan::{Plan, PlanItem};
+
+impl Ec2 {
+    pub async fn create_route(&self, table: &str, cidr: &IpNet, to: &Target) -> Result<(), Ec2Error> {
+        self.call("CreateRoute", || {
+            let req = self.sdk.create_route().route_table_id(table);
+            let req = match cidr {
+                IpNet::V4(_) => req.destination_cidr_block(cidr.to_string()),
+                IpNet::V6(_) => req.destination_ipv6_cidr_block(cidr.to_string()),
+            };
+            match to {
+                Target::Interface(eni) => req.network_interface_id(eni),
+                Target::Instance(id) => req.instance_id(id),
+            }
+            .send()
+        })
+        .await
+        .map(|_| ())
+    }
+
+    pub async fn replace_route(&self, table: &str, cidr: &IpNet, to: &Target) -> Result<(), Ec2Error> {
+        self.call("ReplaceRoute", || {
+            let req = self.sdk.replace_route().route_table_id(table);
+            let req = match cidr {
+                IpNet::V4(_) => req.destination_cidr_block(cidr.to_string()),
+                IpNet::V6(_) => req.destination_ipv6_cidr_block(cidr.to_string()),
+            };
+            match to {
+                Target::Interface(eni) => req.network_interface_id(eni),
+                Target::Instance(id) => req.instance_id(id),
+            }
+            .send()
+        })
+        .await
+        .map(|_| ())
+    }
+
+    pub async fn delete_route(&self, table: &str, cidr: &IpNet) -> Result<(), Ec2Error> {
+        self.call("DeleteRoute", || {
+            let req = self.sdk.delete_route().route_table_id(table);
+            match cidr {
+                IpNet::V4(_) => req.destination_cidr_block(cidr.to_string()),
+                IpNet::V6(_) => req.destination_ipv6_cidr_block(cidr.to_string()),
+            }
+            .send()
+        })
+        .await
+        .map(|_| ())
+    }
+}
+
+/// What became of one planned change.
+#[derive(Debug, Clone)]
+pub struct Applied {
+    pub item: PlanItem,
+    pub result: Result<(), String>,
+}
+
+/// Applies every change in `plan`, in order; returns one entry per change.
+pub async fn apply(ec2: &Ec2, config: &Config, plan: &Plan) -> Vec<Applied> {
+    let mut out = Vec::new();
+    for item in plan.changes() {
+        let result = apply_one(ec2, item, item.spec(config)).await;
+        out.push(Applied {
+            item: item.clone(),
+            result,
+        });
+    }
+    out
+}
+
+async fn apply_one(ec2: &Ec2, item: &PlanItem, spec: Option<&ManagedRoute>) -> Result<(), String> {
+    let current = item
+        .current
+        .as_ref()
+        .map_or("absent".to_owned(), |h| h.to_string());
+    let new = match &item.decision.action {
+        Action::Create { to } | Action::Replace { to } => to.to_string(),
+        _ => "none".to_owned(),
+    };
+    let (before, after) = match (&item.decision.action, spec) {
+        (Action::Delete, Some(s)) => (&s.run_before_delete_route, &s.run_after_delete_route),
+        (_, Some(s)) => (&s.run_before_replace_route, &s.run_after_replace_route),
+        (_, None) => (&None, &None),
+    };
+    let env = [
+        ("AWSNYCAST_ACTION", item.decision.action.verb().to_owned()),
+        ("AWSNYCAST_ROUTE_TABLE", item.table_id.clone()),
+        ("AWSNYCAST_CIDR", item.cidr.to_string()),
+        ("AWSNYCAST_OLD_TARGET", current.clone()),
+        ("AWSNYCAST_NEW_TARGET", new.clone()),
+        ("AWSNYCAST_REASON", item.decision.reason.to_string()),
+    ];
+    if let Some(argv) = before {
+        // A failing before-hook vetoes the change: it exists to prepare for it.
+        if let Err(e) = hooks::run(argv, &env, HOOK_TIMEOUT).await {
+            tracing::error!(route_table = %item.table_id, cidr = %item.cidr, current_target = %current,
+                new_target = %new, error = %e, "before-hook failed; route left unchanged");
+            return Err(format!("before-hook failed: {e}"));
+        }
+    }
+    let result = match &item.decision.action {
+        Action::Create { to } => ec2.create_route(&item.table_id, &item.cidr, to).await,
+        Action::Replace { to } => ec2.replace_route(&item.table_id, &item.cidr, to).await,
+        Action::Delete => ec2.delete_route(&item.table_id, &item.cidr).await,
+        Action::Leave => Ok(()),
+    };
+    match &result {
+        Ok(()) => tracing::info!(
+            route_table = %item.table_id, cidr = %item.cidr, current_target = %current, new_target = %new,
+            action = item.decision.action.verb(), reason = %item.decision.reason, "route changed"
+        ),
+        Err(e) => tracing::error!(
+            route_table = %item.table_id, cidr = %item.cidr, current_target = %current, new_target = %new,
+            action = item.decision.action.verb(), reason = %item.decision.reason, error = %e,
+            "route change failed; the route is as it was and will be retried next round"
+        ),
+    }
+    result.map_err(|e| e.to_string())?;
+    if let Some(argv) = after
+        && let Err(e) = hooks::run(argv, &env, HOOK_TIMEOUT).await
+    {
+        tracing::warn!(route_table = %item.table_id, cidr = %item.cidr, error = %e, "after-hook failed");
+    }
+    Ok(())
+}

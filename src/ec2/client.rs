@@ -1,0 +1,144 @@
+//! The one door to the EC2 API: an SDK client behind a rate limiter, with backoff on
+//! throttling and errors that name the operation.
+//!
+//! Configuration comes only from the standard SDK chain (`AWS_REGION`, `AWS_ENDPOINT_URL_EC2`,
+//! credentials, ...); when no region is configured, the instance's own region is used.
+
+use std::error::Error as StdError;
+use std::future::Future;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use aws_config::BehaviorVersion;
+use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+
+/// Calls per second all EC2 requests share, with a burst of the same size. Well under EC2's
+/// own request-rate limits for Describe and route mutations.
+pub const DEFAULT_CALLS_PER_SECOND: u32 = 5;
+
+/// Attempts on a throttling answer, the SDK's own retries included in each.
+const THROTTLE_ATTEMPTS: u32 = 5;
+
+/// An EC2 call that failed, after retries.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("EC2 {operation} failed: {message}")]
+pub struct Ec2Error {
+    pub operation: &'static str,
+    /// EC2's error code (`RequestLimitExceeded`, `InvalidRouteTableID.NotFound`, ...).
+    pub code: Option<String>,
+    pub message: String,
+}
+
+/// A rate-limited EC2 client. Cheap to clone; clones share the limiter and the call count.
+#[derive(Clone)]
+pub struct Ec2 {
+    pub(crate) sdk: aws_sdk_ec2::Client,
+    limiter: Arc<DefaultDirectRateLimiter>,
+    calls: Arc<AtomicU64>,
+}
+
+impl Ec2 {
+    /// A client from the standard SDK configuration; `fallback_region` applies when none is
+    /// configured (the instance's region from IMDS).
+    pub async fn from_env(fallback_region: &str) -> Ec2 {
+        let region = aws_config::meta::region::RegionProviderChain::default_provider()
+            .or_else(aws_sdk_ec2::config::Region::new(fallback_region.to_owned()));
+        let shared = aws_config::defaults(BehaviorVersion::latest())
+            .region(region)
+            .load()
+            .await;
+        Ec2::new(aws_sdk_ec2::Client::new(&shared), DEFAULT_CALLS_PER_SECOND)
+    }
+
+    pub fn new(sdk: aws_sdk_ec2::Client, calls_per_second: u32) -> Ec2 {
+        let rate = NonZeroU32::new(calls_per_second).unwrap_or(NonZeroU32::MIN);
+        Ec2 {
+            sdk,
+            limiter: Arc::new(RateLimiter::direct(Quota::per_second(rate))),
+            calls: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    /// EC2 requests sent so far (each attempt counts).
+    pub fn calls(&self) -> u64 {
+        self.calls.load(Ordering::Relaxed)
+    }
+
+    /// Sends one request through the limiter, backing off with jitter while EC2 throttles.
+    pub(crate) async fn call<T, E, F, Fut>(&self, operation: &'static str, send: F) -> Result<T, Ec2Error>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<T, SdkError<E>>>,
+        E: ProvideErrorMetadata + StdError + Send + Sync + 'static,
+    {
+        let mut attempt = 0;
+        loop {
+            self.limiter.until_ready().await;
+            self.calls.fetch_add(1, Ordering::Relaxed);
+            match send().await {
+                Ok(v) => return Ok(v),
+                Err(e) => {
+                    let code = e.code().map(str::to_owned);
+                    attempt += 1;
+                    if is_throttling(code.as_deref()) && attempt < THROTTLE_ATTEMPTS {
+                        let delay = backoff(attempt);
+                        tracing::warn!(
+                            operation,
+                            attempt,
+                            delay_ms = delay.as_millis() as u64,
+                            "EC2 is throttling; backing off"
+                        );
+                        tokio::time::sleep(delay).await;
+                        continue;
+                    }
+                    let message = match e.message() {
+                        Some(m) => format!("{}: {m}", code.as_deref().unwrap_or("error")),
+                        None => super::error_chain(&e),
+                    };
+                    return Err(Ec2Error {
+                        operation,
+                        code,
+                        message,
+                    });
+                }
+            }
+        }
+    }
+}
+
+fn is_throttling(code: Option<&str>) -> bool {
+    matches!(
+        code,
+        Some("RequestLimitExceeded" | "Throttling" | "ThrottlingException" | "TooManyRequestsException")
+    )
+}
+
+/// Exponential backoff with full jitter: up to 0.5 s, 1 s, 2 s, 4 s.
+fn backoff(attempt: u32) -> Duration {
+    let cap = Duration::from_millis(500) * 2u32.saturating_pow(attempt.saturating_sub(1)).min(16);
+    cap.mul_f64(0.5 + fastrand::f64() / 2.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_is_bounded() {
+        for attempt in 1..10 {
+            let d = backoff(attempt);
+            let cap = Duration::from_millis(500) * 2u32.pow((attempt - 1).min(4));
+            assert!(d <= cap && d >= cap / 2, "attempt {attempt}: {d:?}");
+        }
+    }
+
+    #[test]
+    fn throttling_codes() {
+        assert!(is_throttling(Some("RequestLimitExceeded")));
+        assert!(!is_throttling(Some("InvalidRouteTableID.NotFound")));
+        assert!(!is_throttling(None));
+    }
+}

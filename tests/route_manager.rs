@@ -1,0 +1,245 @@
+//! The route manager against moto's EC2 server: two router instances in two AZs with
+//! AWSnycast's README layout (each claims its own AZ's private table and backs up the other's).
+
+mod support;
+
+use std::process::Output;
+
+use aws_sdk_ec2::Client;
+use support::imds::FakeImds;
+use support::moto::Moto;
+use support::vpc::{self, Vpc};
+
+struct World {
+    moto: Moto,
+    ec2: Client,
+    vpc: Vpc,
+    imds: Vec<FakeImds>,
+}
+
+async fn world() -> World {
+    let moto = Moto::start();
+    let ec2 = vpc::client(&moto.url());
+    let vpc = vpc::build(&ec2, "rm", 0).await;
+    let imds = (0..2).map(|i| FakeImds::start(&vpc.metadata(i))).collect();
+    World { moto, ec2, vpc, imds }
+}
+
+impl World {
+    /// Runs the binary as router `i` with the shipped README example config.
+    fn run(&self, i: usize, args: &[&str]) -> Output {
+        support::awsnycast()
+            .envs(vpc::daemon_env(&self.moto.url()))
+            .env("AWS_EC2_METADATA_SERVICE_ENDPOINT", self.imds[i].url())
+            .arg("-f")
+            .arg(support::repo().join("examples/awsnycast.yaml"))
+            .args(args)
+            .output()
+            .expect("run awsnycast")
+    }
+
+    fn run_ok(&self, i: usize, args: &[&str]) -> String {
+        let out = self.run(i, args);
+        let (stdout, stderr) = support::text(&out);
+        assert!(
+            out.status.success(),
+            "router {i} {args:?} failed\nstdout:\n{stdout}\nstderr:\n{stderr}"
+        );
+        stdout
+    }
+
+    /// Where `cidr` points in route table `table`: the interface (or instance) id, if any.
+    async fn target(&self, table: &str, cidr: &str) -> Option<String> {
+        let out = self
+            .ec2
+            .describe_route_tables()
+            .route_table_ids(table)
+            .send()
+            .await
+            .expect("describe route table");
+        let t = &out.route_tables()[0];
+        t.routes()
+            .iter()
+            .find(|r| r.destination_cidr_block() == Some(cidr))
+            .and_then(|r| r.network_interface_id().or(r.instance_id()).map(str::to_owned))
+    }
+
+    async fn targets(&self) -> Vec<Option<String>> {
+        let mut out = Vec::new();
+        for table in &self.vpc.private_tables {
+            for cidr in ["0.0.0.0/0", "192.168.1.1/32"] {
+                out.push(self.target(table, cidr).await);
+            }
+        }
+        out
+    }
+
+    fn eni(&self, i: usize) -> Option<String> {
+        Some(self.vpc.routers[i].eni_id.clone())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn oneshot_claims_and_backs_up_like_the_readme_says() {
+    let w = world().await;
+    let (a, b) = (w.eni(0), w.eni(1));
+
+    // A first: claims its own table, and the other AZ's table too since nobody holds it.
+    let out = w.run_ok(0, &["-oneshot"]);
+    assert!(out.contains("4 routes managed, 4 changed, 0 failed"), "{out}");
+    assert_eq!(w.targets().await, [a.clone(), a.clone(), a.clone(), a.clone()]);
+
+    // B next: takes its own AZ's table (primary there), leaves A's (backup there, A is fine).
+    let out = w.run_ok(1, &["-oneshot"]);
+    assert!(out.contains("4 routes managed, 2 changed, 0 failed"), "{out}");
+    assert_eq!(w.targets().await, [a.clone(), a.clone(), b.clone(), b.clone()]);
+
+    // Both again: nothing to do; the layout is stable.
+    for i in [0, 1] {
+        let out = w.run_ok(i, &["-oneshot"]);
+        assert!(out.contains("4 routes managed, 0 changed, 0 failed"), "{out}");
+    }
+    assert_eq!(w.targets().await, [a.clone(), a.clone(), b.clone(), b.clone()]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn noop_prints_the_plan_and_changes_nothing() {
+    let w = world().await;
+    let before = w.targets().await;
+    let out = w.run_ok(0, &["-oneshot", "-noop"]);
+    assert_eq!(w.targets().await, before, "noop must not change routes");
+    let (ta, tb) = (&w.vpc.private_tables[0], &w.vpc.private_tables[1]);
+    let eni = &w.vpc.routers[0].eni_id;
+    for needle in [
+        "noop: no changes will be made".to_owned(),
+        format!(
+            "{ta} 0.0.0.0/0 [routetables.our_az]: create -> {eni}: route absent and our health check is healthy"
+        ),
+        format!("{tb} 192.168.1.1/32 [routetables.other_azs]: create -> {eni}: route absent"),
+    ] {
+        assert!(out.contains(&needle), "{needle:?} missing from\n{out}");
+    }
+
+    // With routes in place, noop from B explains why it would take its own table and not A's.
+    w.run_ok(0, &["-oneshot"]);
+    let out = w.run_ok(1, &["--oneshot", "--noop"]);
+    let a_eni = &w.vpc.routers[0].eni_id;
+    let b_eni = &w.vpc.routers[1].eni_id;
+    assert!(
+        out.contains(&format!("{tb} 0.0.0.0/0 [routetables.our_az]: replace "))
+            && out.contains(&format!(
+                "-> {b_eni}: we are primary for this route and healthy: take it"
+            )),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("{ta} 0.0.0.0/0 [routetables.other_azs]: leave (")),
+        "{out}"
+    );
+    assert!(
+        out.contains("held by a healthy instance; we are backup only"),
+        "{out}"
+    );
+    let a = Some(a_eni.clone());
+    assert_eq!(
+        w.targets().await,
+        [a.clone(), a.clone(), a.clone(), a],
+        "noop must not change routes"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stopped_primary_is_taken_over_by_the_backup() {
+    let w = world().await;
+    w.run_ok(0, &["-oneshot"]);
+    w.run_ok(1, &["-oneshot"]);
+    w.ec2
+        .stop_instances()
+        .instance_ids(&w.vpc.routers[0].instance_id)
+        .send()
+        .await
+        .expect("stop router A");
+    let out = w.run_ok(1, &["-oneshot"]);
+    let b = w.eni(1);
+    assert_eq!(
+        w.targets().await,
+        [b.clone(), b.clone(), b.clone(), b.clone()],
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!(
+            "holder {} is stopped: take over",
+            w.vpc.routers[0].instance_id
+        )),
+        "{out}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_terminated_primary_is_taken_over_by_the_backup() {
+    let w = world().await;
+    w.run_ok(0, &["-oneshot"]);
+    w.ec2
+        .terminate_instances()
+        .instance_ids(&w.vpc.routers[0].instance_id)
+        .send()
+        .await
+        .expect("terminate router A");
+    let out = w.run_ok(1, &["-oneshot"]);
+    let b = w.eni(1);
+    assert_eq!(
+        w.targets().await,
+        [b.clone(), b.clone(), b.clone(), b.clone()],
+        "{out}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn another_vpc_with_the_same_tags_is_never_touched() {
+    let w = world().await;
+    let other = vpc::build(&w.ec2, "other", 1).await;
+    w.run_ok(0, &["-oneshot"]);
+    for table in &other.private_tables {
+        let out = w
+            .ec2
+            .describe_route_tables()
+            .route_table_ids(table)
+            .send()
+            .await
+            .expect("describe");
+        let routes = out.route_tables()[0].routes();
+        assert!(
+            routes
+                .iter()
+                .all(|r| r.network_interface_id().is_none() && r.instance_id().is_none()),
+            "table {table} in the other VPC was changed: {routes:?}"
+        );
+    }
+    let a = w.eni(0);
+    assert_eq!(w.targets().await, [a.clone(), a.clone(), a.clone(), a]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_instance_that_cannot_route_is_refused_with_the_fix() {
+    let w = world().await;
+    w.ec2
+        .modify_network_interface_attribute()
+        .network_interface_id(&w.vpc.routers[0].eni_id)
+        .source_dest_check(
+            aws_sdk_ec2::types::AttributeBooleanValue::builder()
+                .value(true)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("enable source/dest check");
+    let out = w.run(0, &["-oneshot"]);
+    let (_, stderr) = support::text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("source/destination checking is enabled"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("--no-source-dest-check"), "{stderr}");
+    assert_eq!(w.targets().await, [None, None, None, None]);
+}
