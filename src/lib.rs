@@ -18,3 +18,19 @@ pub mod health;
 pub mod hooks;
 pub mod logging;
 pub mod routes;
+
+/// An error and its causes on one line: the SDK's and reqwest's top-level messages alone
+/// are too vague to act on.
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = s.source();
+    }
+    out
+}

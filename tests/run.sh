@@ -1,12 +1,22 @@
 #!/usr/bin/env bash
 # The project's one test command (README and .ci/run call exactly this).
-# Prepares what the tests need — the pinned EC2 emulator in a project-local venv — then runs
+# Prepares what the tests need — the pinned EC2 emulator in a project-local venv, root and
+# iproute2 for network-namespace test hosts — then runs
 # formatting and lint checks and the whole test suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 echo "==> preparing the EC2 emulator (moto)"
 tests/setup-moto.sh
+
+echo "==> checking for root and iproute2 (network-namespace test hosts)"
+if [ "$(id -u)" != 0 ]; then
+  echo "the tests create network namespaces and need root; run as root" >&2
+  exit 1
+fi
+if ! command -v ip >/dev/null; then
+  apt-get update -qq && apt-get install -y -qq iproute2 >/dev/null
+fi
 
 echo "==> cargo fmt --check"
 cargo fmt --all -- --check

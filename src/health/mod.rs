@@ -1,4 +1,15 @@
-//! Health of services, as the route manager sees it. Knows nothing about AWS.
+//! Health checks: the [`check::Check`] trait and its ping, tcp, http and command kinds; the
+//! rise/fall [`threshold::Threshold`]; and the [`scheduler`] that runs checks and publishes
+//! their transitions. Knows nothing about AWS or routes: a check never knows who listens.
+
+pub mod check;
+mod command;
+mod http;
+mod ping;
+pub mod scheduler;
+mod tcp;
+pub mod threshold;
+mod tls;
 
 /// What a health check currently says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -17,4 +28,11 @@ impl std::fmt::Display for Health {
             Health::Unhealthy => "unhealthy",
         })
     }
+}
+
+/// A change of a check's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Transition {
+    pub from: Health,
+    pub to: Health,
 }

@@ -5,6 +5,8 @@
 
 pub mod imds;
 pub mod moto;
+pub mod netns;
+pub mod services;
 pub mod vpc;
 
 use std::path::PathBuf;
