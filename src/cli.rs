@@ -49,6 +49,11 @@ pub struct Flags {
     #[arg(long)]
     pub oneshot: bool,
 
+    /// With -oneshot: run the health checks until they settle and use their results,
+    /// instead of treating every check as passing.
+    #[arg(long)]
+    pub oneshot_wait_healthy: bool,
+
     /// Change nothing; print what would be done and why.
     #[arg(long)]
     pub noop: bool,

@@ -2,24 +2,36 @@
 //! level-triggered loop. Every round reads EC2 afresh, plans with the pure decision code
 //! and applies the plan (or, with `-noop`, only prints it).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::Duration;
 
 use ipnet::IpNet;
+use tokio::sync::mpsc;
 
 use crate::cli::exit;
 use crate::config::Config;
 use crate::ec2::apply::{Applied, apply};
 use crate::ec2::client::{Ec2, Ec2Error};
 use crate::ec2::identity::Identity;
+use crate::health::Health;
+use crate::health::check::CheckError;
+use crate::health::scheduler::{self, CheckId, Event, Running};
 use crate::routes::decide::Me;
 use crate::routes::finder::server_side_tag_filters;
 use crate::routes::plan::{AssumeHealthy, HealthView, Plan, plan};
+use crate::routes::snapshot::Snapshot;
+
+/// How soon a round that failed (EC2 error, failed write) is retried.
+const RETRY_AFTER: Duration = Duration::from_secs(5);
 
 /// What the daemon was asked to do.
 #[derive(Debug, Clone, Copy)]
 pub struct Mode {
     pub oneshot: bool,
     pub noop: bool,
+    /// `-oneshot` runs the checks until they settle instead of assuming they pass.
+    pub wait_healthy: bool,
 }
 
 /// Everything a reconcile round needs that does not change while the daemon runs.
@@ -60,26 +72,56 @@ impl Context {
         })
     }
 
+    /// Reads EC2.
+    pub async fn observe(&self) -> Result<Snapshot, Ec2Error> {
+        self.ec2
+            .snapshot(&self.identity.vpc_id, &self.tag_filters, &self.managed, &self.me)
+            .await
+    }
+
     /// Reads EC2 and plans.
     pub async fn plan(&self, health: &dyn HealthView) -> Result<Plan, Ec2Error> {
-        let snapshot = self
-            .ec2
-            .snapshot(&self.identity.vpc_id, &self.tag_filters, &self.managed, &self.me)
-            .await?;
-        let p = plan(&self.config, &snapshot, &self.me, health);
+        let snapshot = self.observe().await?;
+        Ok(self.plan_from(&snapshot, health))
+    }
+
+    fn plan_from(&self, snapshot: &Snapshot, health: &dyn HealthView) -> Plan {
+        let p = plan(&self.config, snapshot, &self.me, health);
         for name in &p.unmatched {
             tracing::error!(routetable = %name, "no route table in this VPC matched the finder");
         }
         for c in &p.conflicts {
             tracing::warn!(conflict = %c, "route managed by two config entries");
         }
-        Ok(p)
+        p
     }
 }
 
-/// `-oneshot`: one round, health checks treated as passing (as AWSnycast documents).
+/// `-oneshot`: one round, health checks treated as passing (as AWSnycast documents), or
+/// with `--oneshot-wait-healthy`, run until each has settled.
 pub async fn oneshot(ctx: &Context, mode: Mode) -> i32 {
-    let p = match ctx.plan(&AssumeHealthy).await {
+    let mut board = None;
+    if mode.wait_healthy {
+        let (tx, _events) = mpsc::unbounded_channel();
+        let b = match Board::start(&ctx.config, tx) {
+            Ok(b) => b,
+            Err(e) => {
+                eprintln!("awsnycast: {e}");
+                return exit::FAILURE;
+            }
+        };
+        settle(&b, &ctx.config).await;
+        board = Some(b);
+    }
+    let health: &dyn HealthView = match &board {
+        Some(b) => b,
+        None => &AssumeHealthy,
+    };
+    let planned = ctx.plan(health).await;
+    if let Some(b) = board {
+        b.stop_all().await;
+    }
+    let p = match planned {
         Ok(p) => p,
         Err(e) => {
             eprintln!("awsnycast: {e}");
@@ -96,6 +138,27 @@ pub async fn oneshot(ctx: &Context, mode: Mode) -> i32 {
         exit::FAILURE
     } else {
         exit::OK
+    }
+}
+
+/// Waits until every local check has left `Unknown`, or for as long as the slowest check
+/// could take to settle (its `max(rise, fall)` runs, twice over), whichever comes first.
+/// Checks still unknown then count as unknown: nothing is claimed on them.
+async fn settle(board: &Board, config: &Config) {
+    let bound = config
+        .healthchecks
+        .values()
+        .map(|h| (h.every + h.timeout) * h.rise.max(h.fall) * 2)
+        .max()
+        .unwrap_or_default();
+    let deadline = tokio::time::Instant::now() + bound;
+    while board.local.values().any(|r| r.health() == Health::Unknown)
+        && tokio::time::Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    for (name, r) in &board.local {
+        tracing::info!(check = %name, health = %r.health(), "health check settled");
     }
 }
 
@@ -127,4 +190,192 @@ fn print_applied(p: &Plan, applied: &[Applied]) {
         applied.len() - failed,
         failed
     );
+}
+
+/// Live health: local checks by name, remote checks by (template, instance).
+struct Board {
+    local: BTreeMap<String, Running>,
+    remote: BTreeMap<(String, String), (IpAddr, Running)>,
+    events: mpsc::UnboundedSender<Event>,
+}
+
+impl HealthView for Board {
+    fn local(&self, check: &str) -> Health {
+        self.local.get(check).map_or(Health::Unknown, Running::health)
+    }
+    fn remote(&self, check: &str, instance: &str) -> Option<Health> {
+        self.remote
+            .get(&(check.to_owned(), instance.to_owned()))
+            .map(|(_, r)| r.health())
+    }
+}
+
+impl Board {
+    /// Starts every local check.
+    fn start(config: &Config, events: mpsc::UnboundedSender<Event>) -> Result<Board, CheckError> {
+        let mut local = BTreeMap::new();
+        for (name, spec) in &config.healthchecks {
+            // A command check that does not use %DESTINATION% has none; the value is unused.
+            let target = spec.destination.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+            let running = scheduler::start(CheckId::Local(name.clone()), spec, target, events.clone())
+                .map_err(|e| CheckError::new(format!("health check {name}: {e}")))?;
+            local.insert(name.clone(), running);
+        }
+        Ok(Board {
+            local,
+            remote: BTreeMap::new(),
+            events,
+        })
+    }
+
+    /// Runs exactly the remote checks the current holders need: one per (template,
+    /// holder), never against ourselves; started when a holder appears or moves, stopped
+    /// when it goes.
+    async fn sync_remote(&mut self, ctx: &Context, snapshot: &Snapshot) {
+        let mut wanted: BTreeMap<(String, String), IpAddr> = BTreeMap::new();
+        for rt in ctx.config.routetables.values() {
+            let tables = snapshot
+                .tables
+                .iter()
+                .filter(|t| crate::routes::finder::matches(&rt.find, t));
+            for table in tables {
+                for spec in &rt.manage_routes {
+                    let (Some(check), Some(route)) = (&spec.remote_healthcheck, table.route(&spec.cidr))
+                    else {
+                        continue;
+                    };
+                    let Some(holder) = snapshot.holder_instance(&route.target) else {
+                        continue;
+                    };
+                    if holder == ctx.me.instance_id {
+                        continue;
+                    }
+                    if let Some(addr) = snapshot.addresses.get(&holder) {
+                        wanted.insert((check.clone(), holder), *addr);
+                    }
+                }
+            }
+        }
+        let stale: Vec<_> = self
+            .remote
+            .iter()
+            .filter(|(k, (addr, _))| wanted.get(*k) != Some(addr))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in stale {
+            if let Some((addr, running)) = self.remote.remove(&key) {
+                tracing::info!(check = %key.0, instance = %key.1, destination = %addr, "stopping remote health check");
+                running.stop().await;
+            }
+        }
+        for ((check, instance), addr) in wanted {
+            if self.remote.contains_key(&(check.clone(), instance.clone())) {
+                continue;
+            }
+            let Some(spec) = ctx.config.remote_healthchecks.get(&check) else {
+                continue;
+            };
+            let id = CheckId::Remote {
+                check: check.clone(),
+                instance: instance.clone(),
+                address: addr,
+            };
+            match scheduler::start(id, spec, addr, self.events.clone()) {
+                Ok(running) => {
+                    tracing::info!(check = %check, instance = %instance, destination = %addr, "starting remote health check");
+                    self.remote.insert((check, instance), (addr, running));
+                }
+                Err(e) => {
+                    tracing::error!(check = %check, instance = %instance, error = %e, "cannot start remote health check")
+                }
+            }
+        }
+    }
+
+    async fn stop_all(self) {
+        for (_, r) in self.local {
+            r.stop().await;
+        }
+        for (_, (_, r)) in self.remote {
+            r.stop().await;
+        }
+    }
+}
+
+/// The daemon: level-triggered. A poll tick, a health transition or a retry timer each just
+/// asks for a round; every round reads EC2 afresh, plans and applies (or prints, with
+/// `-noop`). SIGTERM or SIGINT stop the checks and exit without touching routes.
+pub async fn run(ctx: &Context, mode: Mode) -> i32 {
+    let (tx, mut events) = mpsc::unbounded_channel();
+    let mut board = match Board::start(&ctx.config, tx) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("awsnycast: {e}");
+            return exit::FAILURE;
+        }
+    };
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("awsnycast: cannot listen for SIGTERM: {e}");
+            return exit::FAILURE;
+        }
+    };
+    let mut poll = tokio::time::interval(ctx.config.poll_time);
+    poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut retry: Option<tokio::time::Instant> = None;
+    let mut last_plan = String::new();
+    tracing::info!(poll_time = ?ctx.config.poll_time, checks = board.local.len(), noop = mode.noop, "daemon started");
+    loop {
+        let why = tokio::select! {
+            _ = term.recv() => break,
+            _ = tokio::signal::ctrl_c() => break,
+            _ = poll.tick() => "poll",
+            Some(ev) = events.recv() => {
+                tracing::debug!(check = %ev.id, to = %ev.transition.to, "health transition: reconciling");
+                // Several transitions at once need one round.
+                while events.try_recv().is_ok() {}
+                "health transition"
+            }
+            _ = sleep_until(retry) => "retry",
+        };
+        tracing::debug!(trigger = why, "reconciling");
+        retry = None;
+        if !round(ctx, &mut board, mode, &mut last_plan).await {
+            retry = Some(tokio::time::Instant::now() + RETRY_AFTER);
+        }
+    }
+    tracing::info!("signal received: stopping health checks; routes are left as they are");
+    board.stop_all().await;
+    exit::OK
+}
+
+async fn sleep_until(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// One reconcile round; false when something failed and the round should be retried soon.
+async fn round(ctx: &Context, board: &mut Board, mode: Mode, last_plan: &mut String) -> bool {
+    let snapshot = match ctx.observe().await {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot read route tables; retrying");
+            return false;
+        }
+    };
+    board.sync_remote(ctx, &snapshot).await;
+    let p = ctx.plan_from(&snapshot, board);
+    if mode.noop {
+        let text = p.to_string();
+        if text != *last_plan {
+            print_plan(&p);
+            *last_plan = text;
+        }
+        return true;
+    }
+    let applied = apply(&ctx.ec2, &ctx.config, &p).await;
+    applied.iter().all(|a| a.result.is_ok())
 }

@@ -34,7 +34,11 @@ pub fn init(debug: bool, format: LogFormat, syslog: bool) -> Result<(), String> 
         let writer = std::io::stderr;
         match format {
             LogFormat::Json => builder.json().with_writer(writer).init(),
-            LogFormat::Text => builder.with_writer(writer).init(),
+            // Colour only for a person at a terminal; journald and files get plain text.
+            LogFormat::Text => builder
+                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+                .with_writer(writer)
+                .init(),
         }
     }
     Ok(())

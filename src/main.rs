@@ -88,12 +88,10 @@ async fn run(flags: Flags) -> i32 {
     let mode = Mode {
         oneshot: flags.oneshot,
         noop: flags.noop,
+        wait_healthy: flags.oneshot_wait_healthy,
     };
     if mode.oneshot {
         return daemon::oneshot(&ctx, mode).await;
     }
-    eprintln!(
-        "awsnycast: the continuous daemon is not in this build yet; use -oneshot (with -noop to preview)"
-    );
-    exit::FAILURE
+    daemon::run(&ctx, mode).await
 }

@@ -2,8 +2,9 @@
 //!
 //! One DescribeRouteTables per poll (filtered server-side to our VPC and to the tags every
 //! finder requires, following pagination), then — only for routes held by other instances —
-//! one DescribeNetworkInterfaces (interfaces to instances) and one DescribeInstanceStatus
-//! (state and status checks). The conversions from SDK types are pure functions.
+//! DescribeNetworkInterfaces (interfaces to instances and addresses, at most two calls) and
+//! one DescribeInstanceStatus (state and status checks). The conversions from SDK types are
+//! pure functions.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -84,19 +85,21 @@ impl Ec2 {
             .collect())
     }
 
-    /// The instance each interface is attached to; unattached or unknown interfaces are absent.
-    pub async fn interface_owners(
+    /// Interfaces by id (`network-interface-id`) or by the instance they are attached to
+    /// (`attachment.instance-id`): `(interface, instance, device index, private address)`.
+    async fn interfaces(
         &self,
-        enis: &BTreeSet<String>,
-    ) -> Result<BTreeMap<String, String>, Ec2Error> {
-        if enis.is_empty() {
-            return Ok(BTreeMap::new());
+        filter_name: &str,
+        ids: &BTreeSet<String>,
+    ) -> Result<Vec<Interface>, Ec2Error> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
         }
         let out = self
             .call("DescribeNetworkInterfaces", || {
                 self.sdk
                     .describe_network_interfaces()
-                    .filters(filter("network-interface-id", enis.iter().cloned()))
+                    .filters(filter(filter_name, ids.iter().cloned()))
                     .send()
             })
             .await?;
@@ -104,9 +107,13 @@ impl Ec2 {
             .network_interfaces()
             .iter()
             .filter_map(|i| {
-                let eni = i.network_interface_id()?;
-                let instance = i.attachment()?.instance_id()?;
-                Some((eni.to_owned(), instance.to_owned()))
+                let attachment = i.attachment()?;
+                Some(Interface {
+                    eni: i.network_interface_id()?.to_owned(),
+                    instance: attachment.instance_id()?.to_owned(),
+                    device_index: attachment.device_index().unwrap_or(i32::MAX),
+                    address: i.private_ip_address().and_then(|a| a.parse().ok()),
+                })
             })
             .collect())
     }
@@ -178,16 +185,47 @@ impl Ec2 {
                 }
             }
         }
-        let eni_owners = self.interface_owners(&enis).await?;
+        // Interfaces named by routes: who owns them, and their addresses.
+        let named = self.interfaces("network-interface-id", &enis).await?;
+        let mut eni_owners = BTreeMap::new();
+        let mut addresses = BTreeMap::new();
+        for i in &named {
+            eni_owners.insert(i.eni.clone(), i.instance.clone());
+            if let Some(a) = i.address {
+                addresses.insert(i.instance.clone(), a);
+            }
+        }
         instance_ids.extend(eni_owners.values().filter(|i| **i != me.instance_id).cloned());
+        // Instances named without an interface: their primary interface's address.
+        let unaddressed: BTreeSet<String> = instance_ids
+            .iter()
+            .filter(|i| !addresses.contains_key(*i))
+            .cloned()
+            .collect();
+        let mut primaries = self.interfaces("attachment.instance-id", &unaddressed).await?;
+        primaries.sort_by_key(|i| i.device_index);
+        for i in primaries {
+            if let Some(a) = i.address {
+                addresses.entry(i.instance).or_insert(a);
+            }
+        }
         let instances = self.instance_views(&instance_ids).await?;
         Ok(Snapshot {
             tables,
             instances,
             instances_asked: instance_ids.into_iter().collect(),
             eni_owners,
+            addresses,
         })
     }
+}
+
+/// One network interface, as far as observing needs it.
+struct Interface {
+    eni: String,
+    instance: String,
+    device_index: i32,
+    address: Option<std::net::IpAddr>,
 }
 
 /// An SDK route table as a [`RouteTableView`].

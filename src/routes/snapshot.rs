@@ -138,6 +138,9 @@ pub struct Snapshot {
     pub instances_asked: Vec<String>,
     /// Which instance an interface is attached to, for routes that name only the interface.
     pub eni_owners: BTreeMap<String, String>,
+    /// The private address of each route-holding instance (of the interface the route names,
+    /// else of its primary interface): where remote health checks go.
+    pub addresses: BTreeMap<String, std::net::IpAddr>,
 }
 
 impl Snapshot {

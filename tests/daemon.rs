@@ -1,0 +1,324 @@
+//! The continuous daemon against moto: health transitions drive reconciles (no waiting for
+//! the 300 s poll), a failing check withdraws our routes, recovery re-claims them, and
+//! SIGTERM exits cleanly without touching routes.
+
+mod support;
+
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use support::imds::FakeImds;
+use support::moto::Moto;
+use support::vpc::{self, Vpc};
+
+/// A running daemon; killed if the test fails before stopping it.
+struct Daemon {
+    child: Option<Child>,
+    log: tempfile::NamedTempFile,
+}
+
+impl Daemon {
+    fn start(moto: &Moto, imds: &FakeImds, config: &std::path::Path, extra: &[&str]) -> Daemon {
+        let log = tempfile::NamedTempFile::new().expect("log file");
+        let child = support::awsnycast()
+            .envs(vpc::daemon_env(&moto.url()))
+            .env("AWS_EC2_METADATA_SERVICE_ENDPOINT", imds.url())
+            .env("AWSNYCAST_LOG", "awsnycast=debug,info")
+            .arg("-f")
+            .arg(config)
+            .args(extra)
+            .stdout(log.reopen().expect("log"))
+            .stderr(log.reopen().expect("log"))
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("start daemon");
+        Daemon {
+            child: Some(child),
+            log,
+        }
+    }
+
+    /// Fails the test at once if the daemon has exited.
+    fn assert_running(&mut self) {
+        if let Some(c) = self.child.as_mut()
+            && let Ok(Some(status)) = c.try_wait()
+        {
+            panic!("the daemon exited with {status}:\n{}", self.output());
+        }
+    }
+
+    fn output(&self) -> String {
+        std::fs::read_to_string(self.log.path()).unwrap_or_default()
+    }
+
+    /// SIGTERM, and the exit code.
+    fn terminate(&mut self) -> Option<i32> {
+        let mut child = self.child.take()?;
+        let pid = rustix::process::Pid::from_raw(child.id() as i32).expect("pid");
+        rustix::process::kill_process(pid, rustix::process::Signal::TERM).expect("SIGTERM");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = child.try_wait() {
+                return status.code();
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = child.kill();
+        panic!("daemon did not exit within 20s of SIGTERM:\n{}", self.output());
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn config(dir: &std::path::Path, az: &str, port: u16) -> std::path::PathBuf {
+    let path = dir.join(format!("awsnycast-{az}.yaml"));
+    std::fs::write(
+        &path,
+        format!(
+            "poll_time: 300
+healthchecks:
+  service:
+    type: tcp
+    destination: 127.0.0.1
+    rise: 2
+    fall: 2
+    every: 200ms
+    config: {{port: {port}}}
+routetables:
+  our_az:
+    find: {{type: and, config: {{filters: [{{type: by_tag, config: {{key: az, value: \"{{{{ az }}}}\"}}}}, {{type: by_tag, config: {{key: type, value: private}}}}]}}}}
+    manage_routes:
+      - {{cidr: 192.168.1.1/32, healthcheck: service}}
+  other_azs:
+    find: {{type: and, config: {{filters: [{{type: by_tag, not: true, config: {{key: az, value: \"{{{{ az }}}}\"}}}}, {{type: by_tag, config: {{key: type, value: private}}}}]}}}}
+    manage_routes:
+      - {{cidr: 192.168.1.1/32, healthcheck: service, if_unhealthy: true}}
+"
+        ),
+    )
+    .expect("write config");
+    path
+}
+
+async fn target(ec2: &aws_sdk_ec2::Client, table: &str) -> Option<String> {
+    let out = ec2
+        .describe_route_tables()
+        .route_table_ids(table)
+        .send()
+        .await
+        .expect("describe");
+    out.route_tables()[0]
+        .routes()
+        .iter()
+        .find(|r| r.destination_cidr_block() == Some("192.168.1.1/32"))
+        .and_then(|r| r.network_interface_id().or(r.instance_id()).map(str::to_owned))
+}
+
+/// Waits until both private tables' service routes are as wanted.
+async fn wait_for(
+    ec2: &aws_sdk_ec2::Client,
+    vpc: &Vpc,
+    want: [Option<&str>; 2],
+    daemon: &mut Daemon,
+    what: &str,
+) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if daemon.child.is_some() {
+            daemon.assert_running();
+        }
+        let got = [
+            target(ec2, &vpc.private_tables[0]).await,
+            target(ec2, &vpc.private_tables[1]).await,
+        ];
+        if got[0].as_deref() == want[0] && got[1].as_deref() == want[1] {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{what}: routes are {got:?}, wanted {want:?}\n{}",
+            daemon.output()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failing_check_withdraws_and_recovery_reclaims() {
+    let moto = Moto::start();
+    let ec2 = vpc::client(&moto.url());
+    let vpc = vpc::build(&ec2, "daemon", 0).await;
+    let imds = FakeImds::start(&vpc.metadata(0));
+    let service = support::services::tcp("", true).await;
+    let port = service.addr.port();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = config(dir.path(), "a", port);
+    let a = vpc.routers[0].eni_id.as_str();
+
+    let mut daemon = Daemon::start(&moto, &imds, &cfg, &[]);
+    // poll_time is 300 s: only the health transition can have caused these.
+    wait_for(&ec2, &vpc, [Some(a), Some(a)], &mut daemon, "claim once healthy").await;
+
+    drop(service);
+    wait_for(
+        &ec2,
+        &vpc,
+        [None, None],
+        &mut daemon,
+        "withdraw when the service fails",
+    )
+    .await;
+
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .expect("rebind the service port");
+    let accept = tokio::spawn(async move {
+        loop {
+            let _ = listener.accept().await;
+        }
+    });
+    wait_for(
+        &ec2,
+        &vpc,
+        [Some(a), Some(a)],
+        &mut daemon,
+        "re-claim on recovery",
+    )
+    .await;
+
+    assert_eq!(
+        daemon.terminate(),
+        Some(0),
+        "SIGTERM exits 0:\n{}",
+        daemon.output()
+    );
+    let out = daemon.output();
+    assert!(out.contains("routes are left as they are"), "{out}");
+    // Routes stay where they were after the daemon stopped.
+    wait_for(
+        &ec2,
+        &vpc,
+        [Some(a), Some(a)],
+        &mut daemon,
+        "untouched after SIGTERM",
+    )
+    .await;
+    for needle in [
+        "health check changed state",
+        "route changed",
+        "action=\"delete\"",
+        "reason=our health check is unhealthy: withdraw",
+    ] {
+        assert!(out.contains(needle), "{needle:?} missing from the log:\n{out}");
+    }
+    accept.abort();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn noop_daemon_prints_plans_and_changes_nothing() {
+    let moto = Moto::start();
+    let ec2 = vpc::client(&moto.url());
+    let vpc = vpc::build(&ec2, "noop", 0).await;
+    let imds = FakeImds::start(&vpc.metadata(0));
+    let service = support::services::tcp("", true).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = config(dir.path(), "a", service.addr.port());
+    let mut daemon = Daemon::start(&moto, &imds, &cfg, &["-noop"]);
+    let eni = &vpc.routers[0].eni_id;
+    let want = format!(
+        "{} 192.168.1.1/32 [routetables.our_az]: create -> {eni}: route absent and our health check is healthy",
+        vpc.private_tables[0]
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !daemon.output().contains(&want) {
+        daemon.assert_running();
+        assert!(
+            Instant::now() < deadline,
+            "plan never printed:\n{}",
+            daemon.output()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // First plan, before the check settled, said it was waiting.
+    assert!(
+        daemon.output().contains("waiting for our health check to settle"),
+        "{}",
+        daemon.output()
+    );
+    assert_eq!(daemon.terminate(), Some(0));
+    assert_eq!(
+        target(&ec2, &vpc.private_tables[0]).await,
+        None,
+        "noop changed a route"
+    );
+    assert_eq!(
+        target(&ec2, &vpc.private_tables[1]).await,
+        None,
+        "noop changed a route"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn oneshot_can_wait_for_real_health() {
+    let moto = Moto::start();
+    let ec2 = vpc::client(&moto.url());
+    let vpc = vpc::build(&ec2, "wait", 0).await;
+    let imds = FakeImds::start(&vpc.metadata(0));
+    // A port with nothing listening: the check fails.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let run = |cfg: &std::path::Path, args: &[&str]| {
+        support::awsnycast()
+            .envs(vpc::daemon_env(&moto.url()))
+            .env("AWS_EC2_METADATA_SERVICE_ENDPOINT", imds.url())
+            .arg("-f")
+            .arg(cfg)
+            .args(args)
+            .output()
+            .expect("run")
+    };
+    let down = config(dir.path(), "down", closed);
+    let out = run(
+        &down,
+        &["-oneshot", "-oneshot-wait-healthy", "-log-format", "json"],
+    );
+    let (stdout, stderr) = support::text(&out);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("2 routes managed, 0 changed, 0 failed"),
+        "{stdout}"
+    );
+    assert_eq!(target(&ec2, &vpc.private_tables[0]).await, None);
+    // JSON logs: one object per line.
+    let settled = stderr
+        .lines()
+        .find(|l| l.contains("health check settled"))
+        .expect("settled log line");
+    assert!(
+        settled.starts_with('{') && settled.contains("\"health\":\"unhealthy\""),
+        "{settled}"
+    );
+
+    // Without waiting, AWSnycast's rule applies: checks are treated as passing.
+    let out = run(&down, &["-oneshot"]);
+    assert!(
+        support::text(&out)
+            .0
+            .contains("2 routes managed, 2 changed, 0 failed")
+    );
+    assert_eq!(
+        target(&ec2, &vpc.private_tables[0]).await.as_deref(),
+        Some(vpc.routers[0].eni_id.as_str())
+    );
+}
