@@ -243,3 +243,121 @@ async fn an_instance_that_cannot_route_is_refused_with_the_fix() {
     assert!(stderr.contains("--no-source-dest-check"), "{stderr}");
     assert_eq!(w.targets().await, [None, None, None, None]);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn hooks_run_around_changes_and_a_failing_before_hook_vetoes() {
+    let w = world().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = dir.path().join("hooks.log");
+    let cfg = dir.path().join("hooks.yaml");
+    let hook = |when: &str| {
+        format!(
+            "[sh, -c, 'echo {when} $AWSNYCAST_ACTION $AWSNYCAST_ROUTE_TABLE $AWSNYCAST_CIDR $AWSNYCAST_NEW_TARGET >> {}']",
+            log.display()
+        )
+    };
+    std::fs::write(
+        &cfg,
+        format!(
+            "routetables:\n  mine:\n    find: {{type: by_tag, config: {{key: az, value: \"{{{{ az }}}}\"}}}}\n    manage_routes:\n      - cidr: 0.0.0.0/0\n        run_before_replace_route: {}\n        run_after_replace_route: {}\n      - cidr: 192.168.1.1/32\n        run_before_replace_route: [sh, -c, 'exit 7']\n",
+            hook("before"),
+            hook("after")
+        ),
+    )
+    .expect("write config");
+    let out = support::awsnycast()
+        .envs(vpc::daemon_env(&w.moto.url()))
+        .env("AWS_EC2_METADATA_SERVICE_ENDPOINT", w.imds[0].url())
+        .arg("-oneshot")
+        .arg("-f")
+        .arg(&cfg)
+        .output()
+        .expect("run");
+    let (stdout, stderr) = support::text(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a vetoed change is a failure\n{stdout}\n{stderr}"
+    );
+    assert!(
+        stdout.contains("2 routes managed, 1 changed, 1 failed"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("before-hook failed"), "{stdout}");
+    let table = &w.vpc.private_tables[0];
+    let eni = &w.vpc.routers[0].eni_id;
+    let logged = std::fs::read_to_string(&log).expect("hook log");
+    assert_eq!(
+        logged,
+        format!("before create {table} 0.0.0.0/0 {eni}\nafter create {table} 0.0.0.0/0 {eni}\n")
+    );
+    assert_eq!(w.target(table, "0.0.0.0/0").await.as_deref(), Some(eni.as_str()));
+    assert_eq!(
+        w.target(table, "192.168.1.1/32").await,
+        None,
+        "the vetoed route must not exist"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn route_tables_are_read_across_pages() {
+    let w = world().await;
+    // Seven more private tables in A's AZ: nine in all, served two to a page.
+    for n in 0..7 {
+        w.ec2
+            .create_route_table()
+            .vpc_id(&w.vpc.vpc_id)
+            .tag_specifications(
+                aws_sdk_ec2::types::TagSpecification::builder()
+                    .resource_type(aws_sdk_ec2::types::ResourceType::RouteTable)
+                    .tags(
+                        aws_sdk_ec2::types::Tag::builder()
+                            .key("type")
+                            .value("private")
+                            .build(),
+                    )
+                    .tags(
+                        aws_sdk_ec2::types::Tag::builder()
+                            .key("Name")
+                            .value(format!("extra-{n}"))
+                            .build(),
+                    )
+                    .build(),
+            )
+            .send()
+            .await
+            .expect("create route table");
+    }
+    let proxy = support::proxy::Proxy::start(w.moto.url(), 2).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = dir.path().join("all.yaml");
+    std::fs::write(
+        &cfg,
+        "routetables:\n  private:\n    find: {type: by_tag, config: {key: type, value: private}}\n    manage_routes: [{cidr: 0.0.0.0/0}]\n",
+    )
+    .expect("write");
+    let out = support::awsnycast()
+        .envs(vpc::daemon_env(&proxy.url()))
+        .env("AWS_EC2_METADATA_SERVICE_ENDPOINT", w.imds[0].url())
+        .args(["-oneshot", "-f"])
+        .arg(&cfg)
+        .output()
+        .expect("run");
+    let (stdout, stderr) = support::text(&out);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("9 routes managed, 9 changed, 0 failed"),
+        "{stdout}"
+    );
+    assert_eq!(
+        proxy.count("DescribeRouteTables"),
+        5,
+        "nine tables, two a page: {:?}",
+        proxy.actions
+    );
+    let tables = vpc::tables_tagged(&w.ec2, &w.vpc.vpc_id, "type", "private").await;
+    assert_eq!(tables.len(), 9);
+    for t in tables {
+        assert_eq!(w.target(&t, "0.0.0.0/0").await, w.eni(0), "table {t}");
+    }
+}

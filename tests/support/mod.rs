@@ -6,6 +6,7 @@
 pub mod imds;
 pub mod moto;
 pub mod netns;
+pub mod proxy;
 pub mod services;
 pub mod vpc;
 
