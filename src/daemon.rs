@@ -25,6 +25,22 @@ use crate::routes::snapshot::Snapshot;
 /// How soon a round that failed (EC2 error, failed write) is retried.
 const RETRY_AFTER: Duration = Duration::from_secs(5);
 
+/// How soon a round that changed routes is followed by another: to confirm the result, to
+/// settle a race with a peer that wrote at the same moment, and to start remote checks on
+/// holders that appeared.
+const CONFIRM_AFTER: Duration = Duration::from_secs(1);
+
+/// What a round came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RoundOutcome {
+    /// Nothing needed changing.
+    Stable,
+    /// Routes were changed.
+    Changed,
+    /// Reading EC2 or a change failed.
+    Failed,
+}
+
 /// What the daemon was asked to do.
 #[derive(Debug, Clone, Copy)]
 pub struct Mode {
@@ -337,13 +353,14 @@ pub async fn run(ctx: &Context, mode: Mode) -> i32 {
                 while events.try_recv().is_ok() {}
                 "health transition"
             }
-            _ = sleep_until(retry) => "retry",
+            _ = sleep_until(retry) => "follow-up",
         };
         tracing::debug!(trigger = why, "reconciling");
-        retry = None;
-        if !round(ctx, &mut board, mode, &mut last_plan).await {
-            retry = Some(tokio::time::Instant::now() + RETRY_AFTER);
-        }
+        retry = match round(ctx, &mut board, mode, &mut last_plan).await {
+            RoundOutcome::Stable => None,
+            RoundOutcome::Changed => Some(tokio::time::Instant::now() + CONFIRM_AFTER),
+            RoundOutcome::Failed => Some(tokio::time::Instant::now() + RETRY_AFTER),
+        };
     }
     tracing::info!("signal received: stopping health checks; routes are left as they are");
     board.stop_all().await;
@@ -357,13 +374,13 @@ async fn sleep_until(at: Option<tokio::time::Instant>) {
     }
 }
 
-/// One reconcile round; false when something failed and the round should be retried soon.
-async fn round(ctx: &Context, board: &mut Board, mode: Mode, last_plan: &mut String) -> bool {
+/// One reconcile round.
+async fn round(ctx: &Context, board: &mut Board, mode: Mode, last_plan: &mut String) -> RoundOutcome {
     let snapshot = match ctx.observe().await {
         Ok(s) => s,
         Err(e) => {
             tracing::error!(error = %e, "cannot read route tables; retrying");
-            return false;
+            return RoundOutcome::Failed;
         }
     };
     board.sync_remote(ctx, &snapshot).await;
@@ -374,8 +391,14 @@ async fn round(ctx: &Context, board: &mut Board, mode: Mode, last_plan: &mut Str
             print_plan(&p);
             *last_plan = text;
         }
-        return true;
+        return RoundOutcome::Stable;
     }
     let applied = apply(&ctx.ec2, &ctx.config, &p).await;
-    applied.iter().all(|a| a.result.is_ok())
+    if applied.iter().any(|a| a.result.is_err()) {
+        RoundOutcome::Failed
+    } else if applied.is_empty() {
+        RoundOutcome::Stable
+    } else {
+        RoundOutcome::Changed
+    }
 }

@@ -4,78 +4,12 @@
 
 mod support;
 
-use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
+use support::daemon::Daemon;
 use support::imds::FakeImds;
 use support::moto::Moto;
 use support::vpc::{self, Vpc};
-
-/// A running daemon; killed if the test fails before stopping it.
-struct Daemon {
-    child: Option<Child>,
-    log: tempfile::NamedTempFile,
-}
-
-impl Daemon {
-    fn start(moto: &Moto, imds: &FakeImds, config: &std::path::Path, extra: &[&str]) -> Daemon {
-        let log = tempfile::NamedTempFile::new().expect("log file");
-        let child = support::awsnycast()
-            .envs(vpc::daemon_env(&moto.url()))
-            .env("AWS_EC2_METADATA_SERVICE_ENDPOINT", imds.url())
-            .env("AWSNYCAST_LOG", "awsnycast=debug,info")
-            .arg("-f")
-            .arg(config)
-            .args(extra)
-            .stdout(log.reopen().expect("log"))
-            .stderr(log.reopen().expect("log"))
-            .stdin(Stdio::null())
-            .spawn()
-            .expect("start daemon");
-        Daemon {
-            child: Some(child),
-            log,
-        }
-    }
-
-    /// Fails the test at once if the daemon has exited.
-    fn assert_running(&mut self) {
-        if let Some(c) = self.child.as_mut()
-            && let Ok(Some(status)) = c.try_wait()
-        {
-            panic!("the daemon exited with {status}:\n{}", self.output());
-        }
-    }
-
-    fn output(&self) -> String {
-        std::fs::read_to_string(self.log.path()).unwrap_or_default()
-    }
-
-    /// SIGTERM, and the exit code.
-    fn terminate(&mut self) -> Option<i32> {
-        let mut child = self.child.take()?;
-        let pid = rustix::process::Pid::from_raw(child.id() as i32).expect("pid");
-        rustix::process::kill_process(pid, rustix::process::Signal::TERM).expect("SIGTERM");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            if let Ok(Some(status)) = child.try_wait() {
-                return status.code();
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = child.kill();
-        panic!("daemon did not exit within 20s of SIGTERM:\n{}", self.output());
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
 
 fn config(dir: &std::path::Path, az: &str, port: u16) -> std::path::PathBuf {
     let path = dir.join(format!("awsnycast-{az}.yaml"));
@@ -131,9 +65,7 @@ async fn wait_for(
 ) {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        if daemon.child.is_some() {
-            daemon.assert_running();
-        }
+        daemon.assert_running();
         let got = [
             target(ec2, &vpc.private_tables[0]).await,
             target(ec2, &vpc.private_tables[1]).await,
@@ -162,7 +94,7 @@ async fn a_failing_check_withdraws_and_recovery_reclaims() {
     let cfg = config(dir.path(), "a", port);
     let a = vpc.routers[0].eni_id.as_str();
 
-    let mut daemon = Daemon::start(&moto, &imds, &cfg, &[]);
+    let mut daemon = Daemon::start(&moto.url(), &imds, &cfg, &[]);
     // poll_time is 300 s: only the health transition can have caused these.
     wait_for(&ec2, &vpc, [Some(a), Some(a)], &mut daemon, "claim once healthy").await;
 
@@ -230,7 +162,7 @@ async fn noop_daemon_prints_plans_and_changes_nothing() {
     let service = support::services::tcp("", true).await;
     let dir = tempfile::tempdir().expect("tempdir");
     let cfg = config(dir.path(), "a", service.addr.port());
-    let mut daemon = Daemon::start(&moto, &imds, &cfg, &["-noop"]);
+    let mut daemon = Daemon::start(&moto.url(), &imds, &cfg, &["-noop"]);
     let eni = &vpc.routers[0].eni_id;
     let want = format!(
         "{} 192.168.1.1/32 [routetables.our_az]: create -> {eni}: route absent and our health check is healthy",

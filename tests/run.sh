@@ -26,3 +26,6 @@ cargo clippy --locked --all-targets -- -D warnings
 
 echo "==> cargo test"
 cargo test --locked --all-targets "$@"
+
+echo "==> the local failover demo (README's first command)"
+examples/demo.sh

@@ -3,6 +3,7 @@
 //! Each integration test file includes this with `mod support;` and uses what it needs.
 #![allow(dead_code)]
 
+pub mod daemon;
 pub mod imds;
 pub mod moto;
 pub mod netns;
@@ -13,9 +14,16 @@ pub mod vpc;
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
-/// The built `awsnycast` binary.
+/// The built `awsnycast` binary: cargo names it for integration tests; an example (the demo)
+/// finds it beside its own directory in the same profile.
 pub fn binary() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_awsnycast"))
+    match option_env!("CARGO_BIN_EXE_awsnycast") {
+        Some(p) => PathBuf::from(p),
+        None => std::env::current_exe()
+            .ok()
+            .and_then(|exe| Some(exe.parent()?.parent()?.join("awsnycast")))
+            .expect("the awsnycast binary beside the examples directory"),
+    }
 }
 
 /// The repository root.

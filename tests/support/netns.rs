@@ -12,6 +12,8 @@ pub struct Host {
     pub name: String,
     /// The veth end in the test's namespace.
     pub local_if: String,
+    /// The veth end inside the host.
+    pub peer_if: String,
     /// The host's address (inside its namespace).
     pub addr: Ipv4Addr,
     pub local_addr: Ipv4Addr,
@@ -51,9 +53,45 @@ impl Host {
         Host {
             name,
             local_if,
+            peer_if,
             addr,
             local_addr,
         }
+    }
+
+    /// Gives the host another address (such as the private IP EC2 gave a simulated
+    /// instance), reachable from the test's namespace through this host's link only.
+    pub fn add_address(&self, extra: Ipv4Addr) {
+        ip(&[
+            "-n",
+            &self.name,
+            "addr",
+            "add",
+            &format!("{extra}/32"),
+            "dev",
+            &self.peer_if,
+        ]);
+        ip(&[
+            "route",
+            "add",
+            &format!("{extra}/32"),
+            "via",
+            &self.addr.to_string(),
+            "dev",
+            &self.local_if,
+        ]);
+    }
+
+    /// Runs a command inside the host's namespace (in the background).
+    pub fn spawn(&self, argv: &[&str]) -> std::process::Child {
+        Command::new("ip")
+            .args(["netns", "exec", &self.name])
+            .args(argv)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("ip netns exec")
     }
 
     /// Takes the host's link down: it stops answering.
