@@ -148,7 +148,7 @@ pub async fn oneshot(ctx: &Context, mode: Mode) -> i32 {
         print_plan(&p);
         return exit::OK;
     }
-    let applied = apply(&ctx.ec2, &ctx.config, &p).await;
+    let applied = apply(&ctx.ec2, &ctx.config, &p, &ctx.me, &ctx.identity.vpc_id).await;
     print_applied(&p, &applied);
     if applied.iter().any(|a| a.result.is_err()) {
         exit::FAILURE
@@ -393,7 +393,7 @@ async fn round(ctx: &Context, board: &mut Board, mode: Mode, last_plan: &mut Str
         }
         return RoundOutcome::Stable;
     }
-    let applied = apply(&ctx.ec2, &ctx.config, &p).await;
+    let applied = apply(&ctx.ec2, &ctx.config, &p, &ctx.me, &ctx.identity.vpc_id).await;
     if applied.iter().any(|a| a.result.is_err()) {
         RoundOutcome::Failed
     } else if applied.is_empty() {

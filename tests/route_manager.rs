@@ -361,3 +361,78 @@ async fn route_tables_are_read_across_pages() {
         assert_eq!(w.target(&t, "0.0.0.0/0").await, w.eni(0), "table {t}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_withdrawal_never_deletes_a_route_a_backup_has_taken() {
+    use awsnycast::config::{Document, Vars};
+    use awsnycast::ec2::apply::apply;
+    use awsnycast::ec2::client::Ec2;
+    use awsnycast::routes::decide::{Action, Decision, Me, Reason};
+    use awsnycast::routes::plan::{Plan, PlanItem};
+    use awsnycast::routes::snapshot::RouteHolder;
+
+    let w = world().await;
+    let table = w.vpc.private_tables[0].clone();
+    let cidr = "192.168.1.1/32";
+    let config = Document::parse(
+        "healthchecks:\n  hc: {type: ping, destination: 127.0.0.1}\nroutetables:\n  t:\n    find: {type: by_tag, config: {key: az, value: eu-west-1a}}\n    manage_routes: [{cidr: 192.168.1.1/32, healthcheck: hc}]\n",
+        "t.yaml",
+    )
+    .and_then(|d| d.build(&Vars::default()))
+    .unwrap_or_else(|e| panic!("{e}"))
+    .config;
+    let (a, b) = (&w.vpc.routers[0], &w.vpc.routers[1]);
+    let me = Me {
+        instance_id: a.instance_id.clone(),
+        eni_id: a.eni_id.clone(),
+    };
+    // A's plan, made from a read in which the route was still A's: withdraw it.
+    let plan = Plan {
+        items: vec![PlanItem {
+            routetable: "t".into(),
+            route_index: 0,
+            table_id: table.clone(),
+            cidr: cidr.parse().expect("cidr"),
+            current: Some(RouteHolder::Instance {
+                instance_id: Some(a.instance_id.clone()),
+                eni_id: Some(a.eni_id.clone()),
+            }),
+            decision: Decision {
+                action: Action::Delete,
+                reason: Reason::OursButUnhealthy,
+            },
+        }],
+        ..Plan::default()
+    };
+    // Meanwhile the backup has taken the route.
+    w.ec2
+        .create_route()
+        .route_table_id(&table)
+        .destination_cidr_block(cidr)
+        .network_interface_id(&b.eni_id)
+        .send()
+        .await
+        .expect("backup takes the route");
+    let ec2 = Ec2::new(vpc::client(&w.moto.url()), 100);
+    let applied = apply(&ec2, &config, &plan, &me, &w.vpc.vpc_id).await;
+    assert!(applied.is_empty(), "nothing may be deleted: {applied:?}");
+    assert_eq!(
+        w.target(&table, cidr).await,
+        w.eni(1),
+        "the backup's route must survive"
+    );
+
+    // When the route really is still ours, the same plan withdraws it.
+    w.ec2
+        .replace_route()
+        .route_table_id(&table)
+        .destination_cidr_block(cidr)
+        .network_interface_id(&a.eni_id)
+        .send()
+        .await
+        .expect("route back to A");
+    let applied = apply(&ec2, &config, &plan, &me, &w.vpc.vpc_id).await;
+    assert_eq!(applied.len(), 1);
+    assert!(applied[0].result.is_ok(), "{applied:?}");
+    assert_eq!(w.target(&table, cidr).await, None);
+}

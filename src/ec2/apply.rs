@@ -9,8 +9,9 @@ use ipnet::IpNet;
 use super::client::{Ec2, Ec2Error};
 use crate::config::{Config, ManagedRoute};
 use crate::hooks::{self, HOOK_TIMEOUT};
-use crate::routes::decide::{Action, Target};
-use crate::routes::plan::{Plan, PlanItem};
+use crate::routes::decide::{Action, Me, Target, points_at};
+use crate::routes::plan::{Plan, PlanItem, wanted_target};
+use crate::routes::snapshot::Snapshot;
 
 impl Ec2 {
     pub async fn create_route(&self, table: &str, cidr: &IpNet, to: &Target) -> Result<(), Ec2Error> {
@@ -68,17 +69,57 @@ pub struct Applied {
     pub result: Result<(), String>,
 }
 
-/// Applies every change in `plan`, in order; returns one entry per change.
-pub async fn apply(ec2: &Ec2, config: &Config, plan: &Plan) -> Vec<Applied> {
+/// Applies every change in `plan`, in order, as instance `me` in `vpc_id`; returns one
+/// entry per change.
+pub async fn apply(ec2: &Ec2, config: &Config, plan: &Plan, me: &Me, vpc_id: &str) -> Vec<Applied> {
     let mut out = Vec::new();
     for item in plan.changes() {
-        let result = apply_one(ec2, item, item.spec(config)).await;
+        let spec = item.spec(config);
+        if let (Action::Delete, Some(spec)) = (&item.decision.action, spec) {
+            // EC2 deletes whatever route has this destination. A backup may have taken the
+            // route over since we read it: withdrawing now would black-hole it. Re-read
+            // and delete only a route that still points at us. (EC2 has no conditional
+            // delete; this narrows the window to one round trip.)
+            match still_ours(ec2, item, &wanted_target(spec, me), me, vpc_id).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    tracing::info!(route_table = %item.table_id, cidr = %item.cidr,
+                        "route no longer points at us; not withdrawing it");
+                    continue;
+                }
+                Err(e) => {
+                    out.push(Applied {
+                        item: item.clone(),
+                        result: Err(format!("re-reading before withdrawing: {e}")),
+                    });
+                    continue;
+                }
+            }
+        }
+        let result = apply_one(ec2, item, spec).await;
         out.push(Applied {
             item: item.clone(),
             result,
         });
     }
     out
+}
+
+async fn still_ours(
+    ec2: &Ec2,
+    item: &PlanItem,
+    want: &Target,
+    me: &Me,
+    vpc_id: &str,
+) -> Result<bool, Ec2Error> {
+    let tables = ec2
+        .route_tables_by_id(vpc_id, std::slice::from_ref(&item.table_id))
+        .await?;
+    let none = Snapshot::default();
+    Ok(tables
+        .iter()
+        .filter_map(|t| t.route(&item.cidr))
+        .any(|r| points_at(&r.target, want, me, &none)))
 }
 
 async fn apply_one(ec2: &Ec2, item: &PlanItem, spec: Option<&ManagedRoute>) -> Result<(), String> {

@@ -203,7 +203,7 @@ pub fn decide(i: Inputs<'_>) -> Decision {
 
 /// Whether a route's holder is the target we want. A route may name the instance, the
 /// interface, or both; moto, for one, omits the interface of routes created by instance.
-fn points_at(holder: &RouteHolder, want: &Target, me: &Me, snapshot: &Snapshot) -> bool {
+pub fn points_at(holder: &RouteHolder, want: &Target, me: &Me, snapshot: &Snapshot) -> bool {
     let RouteHolder::Instance { instance_id, eni_id } = holder else {
         return false;
     };
