@@ -307,3 +307,45 @@ async fn ping_sees_a_namespace_host_die() {
     assert_eq!(ev.transition.to, Health::Healthy);
     running.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn transition_hooks_run_with_context() {
+    let svc = services::tcp("", true).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = dir.path().join("hooks.log");
+    let hook = |state: &str| {
+        format!(
+            "[sh, -c, 'echo {state} $AWSNYCAST_CHECK $AWSNYCAST_DESTINATION $AWSNYCAST_HEALTH >> {}']",
+            log.display()
+        )
+    };
+    let s = spec(&format!(
+        "type: tcp\ndestination: 127.0.0.1\nrise: 1\nfall: 1\nevery: 100ms\nrun_on_healthy: {}\nrun_on_unhealthy: {}\nconfig: {{port: {}}}",
+        hook("up"),
+        hook("down"),
+        svc.addr.port()
+    ));
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let running = scheduler::start(CheckId::Local("hc".into()), &s, LOOPBACK, tx).expect("start");
+    tokio::time::timeout(Duration::from_secs(10), rx.recv())
+        .await
+        .expect("healthy")
+        .expect("event");
+    drop(svc);
+    tokio::time::timeout(Duration::from_secs(10), rx.recv())
+        .await
+        .expect("unhealthy")
+        .expect("event");
+    running.stop().await;
+    // Hooks run beside the check; give them a moment to finish writing.
+    let want = "up hc 127.0.0.1 healthy\ndown hc 127.0.0.1 unhealthy\n";
+    let mut got = String::new();
+    for _ in 0..100 {
+        got = std::fs::read_to_string(&log).unwrap_or_default();
+        if got == want {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(got, want);
+}
