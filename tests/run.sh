@@ -25,7 +25,15 @@ echo "==> cargo clippy"
 cargo clippy --locked --all-targets -- -D warnings
 
 echo "==> cargo test"
-cargo test --locked --all-targets "$@"
+log="$(mktemp)"
+trap 'rm -f "$log"' EXIT
+cargo test --locked --all-targets "$@" 2>&1 | tee "$log"
+passed=$(grep -Eo 'test result: [a-zA-Z]+\. [0-9]+ passed' "$log" | awk '{s += $4} END {print s + 0}')
+failed=$(grep -Eo '[0-9]+ failed;' "$log" | awk '{s += $1} END {print s + 0}')
 
 echo "==> the local failover demo (README's first command)"
 examples/demo.sh
+passed=$((passed + 1))
+
+# One closing line for the whole run: cargo's own last line is a target with no tests.
+echo "summary: $passed passed, $failed failed"

@@ -13,49 +13,64 @@ use crate::routes::decide::{Action, Me, Target, points_at};
 use crate::routes::plan::{Plan, PlanItem, wanted_target};
 use crate::routes::snapshot::Snapshot;
 
+/// A destination as EC2's two mutually exclusive parameters (IPv4, IPv6).
+fn destination(cidr: &IpNet) -> (Option<String>, Option<String>) {
+    match cidr {
+        IpNet::V4(_) => (Some(cidr.to_string()), None),
+        IpNet::V6(_) => (None, Some(cidr.to_string())),
+    }
+}
+
+/// A target as EC2's parameters (network interface, instance).
+fn target(to: &Target) -> (Option<String>, Option<String>) {
+    match to {
+        Target::Interface(eni) => (Some(eni.clone()), None),
+        Target::Instance(id) => (None, Some(id.clone())),
+    }
+}
+
 impl Ec2 {
     pub async fn create_route(&self, table: &str, cidr: &IpNet, to: &Target) -> Result<(), Ec2Error> {
+        let ((v4, v6), (eni, instance)) = (destination(cidr), target(to));
         self.call("CreateRoute", || {
-            let req = self.sdk.create_route().route_table_id(table);
-            let req = match cidr {
-                IpNet::V4(_) => req.destination_cidr_block(cidr.to_string()),
-                IpNet::V6(_) => req.destination_ipv6_cidr_block(cidr.to_string()),
-            };
-            match to {
-                Target::Interface(eni) => req.network_interface_id(eni),
-                Target::Instance(id) => req.instance_id(id),
-            }
-            .send()
+            self.sdk
+                .create_route()
+                .route_table_id(table)
+                .set_destination_cidr_block(v4.clone())
+                .set_destination_ipv6_cidr_block(v6.clone())
+                .set_network_interface_id(eni.clone())
+                .set_instance_id(instance.clone())
+                .send()
         })
         .await
         .map(|_| ())
     }
 
     pub async fn replace_route(&self, table: &str, cidr: &IpNet, to: &Target) -> Result<(), Ec2Error> {
+        let ((v4, v6), (eni, instance)) = (destination(cidr), target(to));
         self.call("ReplaceRoute", || {
-            let req = self.sdk.replace_route().route_table_id(table);
-            let req = match cidr {
-                IpNet::V4(_) => req.destination_cidr_block(cidr.to_string()),
-                IpNet::V6(_) => req.destination_ipv6_cidr_block(cidr.to_string()),
-            };
-            match to {
-                Target::Interface(eni) => req.network_interface_id(eni),
-                Target::Instance(id) => req.instance_id(id),
-            }
-            .send()
+            self.sdk
+                .replace_route()
+                .route_table_id(table)
+                .set_destination_cidr_block(v4.clone())
+                .set_destination_ipv6_cidr_block(v6.clone())
+                .set_network_interface_id(eni.clone())
+                .set_instance_id(instance.clone())
+                .send()
         })
         .await
         .map(|_| ())
     }
 
     pub async fn delete_route(&self, table: &str, cidr: &IpNet) -> Result<(), Ec2Error> {
+        let (v4, v6) = destination(cidr);
         self.call("DeleteRoute", || {
-            let req = self.sdk.delete_route().route_table_id(table);
-            match cidr {
-                IpNet::V4(_) => req.destination_cidr_block(cidr.to_string()),
-                IpNet::V6(_) => req.destination_ipv6_cidr_block(cidr.to_string()),
-            }
-            .send()
+            self.sdk
+                .delete_route()
+                .route_table_id(table)
+                .set_destination_cidr_block(v4.clone())
+                .set_destination_ipv6_cidr_block(v6.clone())
+                .send()
         })
         .await
         .map(|_| ())
