@@ -95,15 +95,23 @@ impl Context {
             .await
     }
 
+    /// Reads only the given tables (a fast poll).
+    async fn observe_tables(&self, ids: &[String]) -> Result<Snapshot, Ec2Error> {
+        let tables = self.ec2.route_tables_by_id(&self.identity.vpc_id, ids).await?;
+        self.ec2.complete_snapshot(tables, &self.managed, &self.me).await
+    }
+
     /// Reads EC2 and plans.
     pub async fn plan(&self, health: &dyn HealthView) -> Result<Plan, Ec2Error> {
         let snapshot = self.observe().await?;
-        Ok(self.plan_from(&snapshot, health))
+        Ok(self.plan_from(&snapshot, health, true))
     }
 
-    fn plan_from(&self, snapshot: &Snapshot, health: &dyn HealthView) -> Plan {
+    /// Plans from a snapshot; `complete` says it holds every table (so that a finder that
+    /// matched nothing is worth reporting).
+    fn plan_from(&self, snapshot: &Snapshot, health: &dyn HealthView, complete: bool) -> Plan {
         let p = plan(&self.config, snapshot, &self.me, health);
-        for name in &p.unmatched {
+        for name in p.unmatched.iter().filter(|_| complete) {
             tracing::error!(routetable = %name, "no route table in this VPC matched the finder");
         }
         for c in &p.conflicts {
@@ -340,6 +348,9 @@ pub async fn run(ctx: &Context, mode: Mode) -> i32 {
     let mut poll = tokio::time::interval(ctx.config.poll_time);
     poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut retry: Option<tokio::time::Instant> = None;
+    // Tables whose routes a peer holds and we back up, re-read every `fast_poll`.
+    let mut watched: Vec<String> = Vec::new();
+    let mut fast: Option<tokio::time::Instant> = None;
     let mut last_plan = String::new();
     tracing::info!(poll_time = ?ctx.config.poll_time, checks = board.local.len(), noop = mode.noop, "daemon started");
     loop {
@@ -354,12 +365,27 @@ pub async fn run(ctx: &Context, mode: Mode) -> i32 {
                 "health transition"
             }
             _ = sleep_until(retry) => "follow-up",
+            _ = sleep_until(fast) => "fast poll",
         };
         tracing::debug!(trigger = why, "reconciling");
-        retry = match round(ctx, &mut board, mode, &mut last_plan).await {
+        let scope = if why == "fast poll" {
+            Some(watched.as_slice())
+        } else {
+            None
+        };
+        let (outcome, watch) = round(ctx, &mut board, mode, &mut last_plan, scope).await;
+        let now = tokio::time::Instant::now();
+        retry = match outcome {
             RoundOutcome::Stable => None,
-            RoundOutcome::Changed => Some(tokio::time::Instant::now() + CONFIRM_AFTER),
-            RoundOutcome::Failed => Some(tokio::time::Instant::now() + RETRY_AFTER),
+            RoundOutcome::Changed => Some(now + CONFIRM_AFTER),
+            RoundOutcome::Failed => Some(now + RETRY_AFTER),
+        };
+        if outcome != RoundOutcome::Failed {
+            watched = watch;
+        }
+        fast = match ctx.config.fast_poll {
+            Some(every) if !watched.is_empty() => Some(now + every),
+            _ => None,
         };
     }
     tracing::info!("signal received: stopping health checks; routes are left as they are");
@@ -374,26 +400,58 @@ async fn sleep_until(at: Option<tokio::time::Instant>) {
     }
 }
 
-/// One reconcile round.
-async fn round(ctx: &Context, board: &mut Board, mode: Mode, last_plan: &mut String) -> RoundOutcome {
-    let snapshot = match ctx.observe().await {
+/// One reconcile round over every table, or (a fast poll) over `only` those. Returns the
+/// outcome and the tables to watch: those where a peer holds a route we back up.
+async fn round(
+    ctx: &Context,
+    board: &mut Board,
+    mode: Mode,
+    last_plan: &mut String,
+    only: Option<&[String]>,
+) -> (RoundOutcome, Vec<String>) {
+    let observed = match only {
+        Some(ids) => ctx.observe_tables(ids).await,
+        None => ctx.observe().await,
+    };
+    let snapshot = match observed {
         Ok(s) => s,
         Err(e) => {
             tracing::error!(error = %e, "cannot read route tables; retrying");
-            return RoundOutcome::Failed;
+            return (RoundOutcome::Failed, Vec::new());
         }
     };
-    board.sync_remote(ctx, &snapshot).await;
-    let p = ctx.plan_from(&snapshot, board);
+    if only.is_none() {
+        board.sync_remote(ctx, &snapshot).await;
+    }
+    let p = ctx.plan_from(&snapshot, board, only.is_none());
+    let mut watch: Vec<String> = p
+        .items
+        .iter()
+        .filter(|i| i.decision.reason == crate::routes::decide::Reason::HolderHealthy)
+        .map(|i| i.table_id.clone())
+        .collect();
+    watch.sort();
+    watch.dedup();
+    (round_apply(ctx, mode, last_plan, &p, only.is_none()).await, watch)
+}
+
+async fn round_apply(
+    ctx: &Context,
+    mode: Mode,
+    last_plan: &mut String,
+    p: &Plan,
+    complete: bool,
+) -> RoundOutcome {
     if mode.noop {
+        // A fast poll sees a part of the picture: only full plans are printed.
         let text = p.to_string();
-        if text != *last_plan {
-            print_plan(&p);
+        if complete && text != *last_plan {
+            print_plan(p);
             *last_plan = text;
         }
         return RoundOutcome::Stable;
     }
-    let applied = apply(&ctx.ec2, &ctx.config, &p, &ctx.me, &ctx.identity.vpc_id).await;
+    let applied = apply(&ctx.ec2, &ctx.config, p, &ctx.me, &ctx.identity.vpc_id).await;
     if applied.iter().any(|a| a.result.is_err()) {
         RoundOutcome::Failed
     } else if applied.is_empty() {

@@ -551,3 +551,32 @@ fn every_shipped_example_is_valid() {
     }
     assert!(seen >= 2, "expected the shipped examples in {}", dir.display());
 }
+
+#[test]
+fn fast_poll_defaults_parses_and_turns_off() {
+    let with = |line: &str| {
+        load(
+            &BASE
+                .replace("{HC}", "")
+                .replace("{ROUTE}", "")
+                .replacen("\n", &format!("\n{line}\n"), 1),
+        )
+    };
+    let cfg = load(&BASE.replace("{HC}", "").replace("{ROUTE}", ""))
+        .unwrap_or_else(|e| panic!("{e}"))
+        .config;
+    assert_eq!(cfg.fast_poll, Some(std::time::Duration::from_secs(5)));
+    let cfg = with("fast_poll: 500ms").unwrap_or_else(|e| panic!("{e}")).config;
+    assert_eq!(cfg.fast_poll, Some(std::time::Duration::from_millis(500)));
+    assert_eq!(
+        with("fast_poll: off")
+            .unwrap_or_else(|e| panic!("{e}"))
+            .config
+            .fast_poll,
+        None
+    );
+    let err = with("fast_poll: 0").expect_err("zero is not an interval");
+    assert_eq!(err.problems[0].path, "fast_poll");
+    let err = with("fast_pol: 1s").expect_err("misspelt");
+    assert!(err.to_string().contains("did you mean `fast_poll`?"), "{err}");
+}

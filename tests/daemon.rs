@@ -12,11 +12,17 @@ use support::moto::Moto;
 use support::vpc::{self, Vpc};
 
 fn config(dir: &std::path::Path, az: &str, port: u16) -> std::path::PathBuf {
+    config_with(dir, az, port, "")
+}
+
+/// The test config, with `extra` top-level settings.
+fn config_with(dir: &std::path::Path, az: &str, port: u16, extra: &str) -> std::path::PathBuf {
     let path = dir.join(format!("awsnycast-{az}.yaml"));
     std::fs::write(
         &path,
         format!(
             "poll_time: 300
+{extra}
 healthchecks:
   service:
     type: tcp
@@ -252,5 +258,82 @@ async fn oneshot_can_wait_for_real_health() {
     assert_eq!(
         target(&ec2, &vpc.private_tables[0]).await.as_deref(),
         Some(vpc.routers[0].eni_id.as_str())
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_dead_primary_is_noticed_by_fast_poll_without_a_remote_check() {
+    let moto = Moto::start();
+    let ec2 = vpc::client(&moto.url());
+    let vpc = vpc::build(&ec2, "fast", 0).await;
+    let imds: Vec<FakeImds> = (0..2).map(|i| FakeImds::start(&vpc.metadata(i))).collect();
+    let services = [
+        support::services::tcp("", true).await,
+        support::services::tcp("", true).await,
+    ];
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (a, b) = (vpc.routers[0].eni_id.as_str(), vpc.routers[1].eni_id.as_str());
+    let cfg_a = config_with(dir.path(), "a", services[0].addr.port(), "fast_poll: 1s");
+    let cfg_b = config_with(dir.path(), "b", services[1].addr.port(), "fast_poll: 1s");
+    let mut da = Daemon::start(&moto.url(), &imds[0], &cfg_a, &[]);
+    let mut db = Daemon::start(&moto.url(), &imds[1], &cfg_b, &[]);
+    wait_for(
+        &ec2,
+        &vpc,
+        [Some(a), Some(b)],
+        &mut da,
+        "each AZ served by its own router",
+    )
+    .await;
+    wait_for(
+        &ec2,
+        &vpc,
+        [Some(a), Some(b)],
+        &mut db,
+        "each AZ served by its own router",
+    )
+    .await;
+    // Let the confirmation rounds that follow the first changes run out.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let settled = db.output().len();
+
+    // Router A dies: its daemon is gone with it, and EC2 shows the instance stopped. No
+    // remote check is configured and poll_time is 300 s: only the fast poll can notice.
+    drop(da);
+    ec2.stop_instances()
+        .instance_ids(&vpc.routers[0].instance_id)
+        .send()
+        .await
+        .expect("stop router A");
+    let start = Instant::now();
+    wait_for(
+        &ec2,
+        &vpc,
+        [Some(b), Some(b)],
+        &mut db,
+        "backup takes over from a dead primary",
+    )
+    .await;
+    assert!(
+        start.elapsed() < Duration::from_secs(15),
+        "took {:?}",
+        start.elapsed()
+    );
+    let out = db.output();
+    let after = &out[settled..];
+    let takeover = after.find("is stopped: take over").expect("takeover logged");
+    let trigger = after[..takeover]
+        .rfind("reconciling trigger=")
+        .map(|i| &after[i..i + 40]);
+    assert!(
+        trigger.is_some_and(|t| t.contains("fast poll")),
+        "not taken over by a fast poll: {trigger:?}\n{out}"
+    );
+    assert!(
+        out.contains(&format!(
+            "holder {} is stopped: take over",
+            vpc.routers[0].instance_id
+        )),
+        "{out}"
     );
 }

@@ -26,7 +26,16 @@ use tables::Refs;
 
 /// Keys of the top level; each part of the file has its own set, used for unknown-key
 /// errors and suggestions.
-const TOP_KEYS: &[&str] = &["poll_time", "healthchecks", "remote_healthchecks", "routetables"];
+const TOP_KEYS: &[&str] = &[
+    "poll_time",
+    "fast_poll",
+    "healthchecks",
+    "remote_healthchecks",
+    "routetables",
+];
+
+/// How often a backup re-reads the tables whose routes a peer holds, unless configured.
+const DEFAULT_FAST_POLL: Duration = Duration::from_secs(5);
 
 /// Everything validation found: the config if there were no errors, plus warnings.
 pub struct Outcome {
@@ -407,6 +416,13 @@ impl Cx<'_> {
             Some(n) => self.duration(n, "poll_time"),
             None => Some(Duration::from_secs(300)),
         };
+        let fast_poll = match fields.get("fast_poll") {
+            None => Some(Some(DEFAULT_FAST_POLL)),
+            Some(n) if matches!(&n.value, Value::Str(s) if s == "off") || n.value == Value::Bool(false) => {
+                Some(None)
+            }
+            Some(n) => self.duration(n, "fast_poll").map(Some),
+        };
 
         let mut healthchecks = BTreeMap::new();
         if let Some(node) = fields.get("healthchecks") {
@@ -464,6 +480,7 @@ impl Cx<'_> {
         }
         Some(Config {
             poll_time: poll_time?,
+            fast_poll: fast_poll?,
             healthchecks,
             remote_healthchecks,
             routetables,
