@@ -436,3 +436,40 @@ async fn a_withdrawal_never_deletes_a_route_a_backup_has_taken() {
     assert!(applied[0].result.is_ok(), "{applied:?}");
     assert_eq!(w.target(&table, cidr).await, None);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn throttling_is_ridden_out_or_reported_cleanly() {
+    let w = world().await;
+    let proxy = support::proxy::Proxy::start(w.moto.url(), 100).await;
+    let run = || {
+        support::awsnycast()
+            .envs(vpc::daemon_env(&proxy.url()))
+            .env("AWS_EC2_METADATA_SERVICE_ENDPOINT", w.imds[0].url())
+            .arg("-f")
+            .arg(support::repo().join("examples/awsnycast.yaml"))
+            .arg("-oneshot")
+            .output()
+            .expect("run")
+    };
+    // A burst of throttling: backed off and ridden out.
+    proxy.throttle.store(4, std::sync::atomic::Ordering::SeqCst);
+    let out = run();
+    let (stdout, stderr) = support::text(&out);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("4 routes managed, 4 changed, 0 failed"),
+        "{stdout}"
+    );
+    assert_eq!(proxy.count("throttled"), 4);
+    let a = w.eni(0);
+    assert_eq!(w.targets().await, [a.clone(), a.clone(), a.clone(), a.clone()]);
+
+    // Throttling that does not stop: a clear failure, no panic, nothing half-done.
+    proxy.throttle.store(10_000, std::sync::atomic::Ordering::SeqCst);
+    let out = run();
+    let (stdout, stderr) = support::text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(stderr.contains("RequestLimitExceeded"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(w.targets().await, [a.clone(), a.clone(), a.clone(), a]);
+}

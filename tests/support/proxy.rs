@@ -1,6 +1,7 @@
 //! A small HTTP proxy between a daemon and moto that behaves like a stricter EC2: it serves
 //! DescribeRouteTables in pages of `page_size` with a NextToken (moto returns everything in
-//! one answer), and counts the requests it forwards per EC2 action.
+//! one answer), refuses requests with EC2's throttling error on demand, and counts the
+//! requests it sees per EC2 action.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -14,6 +15,8 @@ pub struct Proxy {
     pub addr: SocketAddr,
     /// Requests seen, by EC2 action (each page counts).
     pub actions: Arc<Mutex<BTreeMap<String, usize>>>,
+    /// How many of the next requests to refuse with EC2's throttling error.
+    pub throttle: Arc<std::sync::atomic::AtomicUsize>,
     task: JoinHandle<()>,
 }
 
@@ -22,17 +25,25 @@ impl Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
         let addr = listener.local_addr().expect("addr");
         let actions = Arc::new(Mutex::new(BTreeMap::new()));
+        let throttle = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let counts = actions.clone();
+        let refuse = throttle.clone();
         let client = reqwest::Client::new();
         let task = tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
-                let (client, upstream, counts) = (client.clone(), upstream.clone(), counts.clone());
+                let (client, upstream, counts, refuse) =
+                    (client.clone(), upstream.clone(), counts.clone(), refuse.clone());
                 tokio::spawn(async move {
-                    let _ = serve(stream, &client, &upstream, page_size, &counts).await;
+                    let _ = serve(stream, &client, &upstream, page_size, &counts, &refuse).await;
                 });
             }
         });
-        Proxy { addr, actions, task }
+        Proxy {
+            addr,
+            actions,
+            throttle,
+            task,
+        }
     }
 
     pub fn url(&self) -> String {
@@ -61,6 +72,7 @@ async fn serve(
     upstream: &str,
     page_size: usize,
     counts: &Mutex<BTreeMap<String, usize>>,
+    throttle: &std::sync::atomic::AtomicUsize,
 ) -> std::io::Result<()> {
     loop {
         // Read one request: head, then a body of Content-Length bytes.
@@ -106,6 +118,27 @@ async fn serve(
             .unwrap_or_default();
         *counts.lock().expect("lock").entry(action.clone()).or_default() += 1;
         let path = request_line.split_whitespace().nth(1).unwrap_or("/").to_owned();
+        let refused = throttle
+            .fetch_update(
+                std::sync::atomic::Ordering::SeqCst,
+                std::sync::atomic::Ordering::SeqCst,
+                |n| n.checked_sub(1),
+            )
+            .is_ok();
+        if refused {
+            *counts
+                .lock()
+                .expect("lock")
+                .entry("throttled".into())
+                .or_default() += 1;
+            let body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Response><Errors><Error><Code>RequestLimitExceeded</Code><Message>Request limit exceeded.</Message></Error></Errors><RequestID>throttled</RequestID></Response>";
+            let response = format!(
+                "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/xml\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            );
+            stream.write_all(response.as_bytes()).await?;
+            continue;
+        }
 
         let mut req = client.post(format!("{upstream}{path}")).body(body.clone());
         for (k, v) in &headers {
