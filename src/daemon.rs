@@ -95,23 +95,16 @@ impl Context {
             .await
     }
 
-    /// Reads only the given tables (a fast poll).
-    async fn observe_tables(&self, ids: &[String]) -> Result<Snapshot, Ec2Error> {
-        let tables = self.ec2.route_tables_by_id(&self.identity.vpc_id, ids).await?;
-        self.ec2.complete_snapshot(tables, &self.managed, &self.me).await
-    }
-
     /// Reads EC2 and plans.
     pub async fn plan(&self, health: &dyn HealthView) -> Result<Plan, Ec2Error> {
         let snapshot = self.observe().await?;
-        Ok(self.plan_from(&snapshot, health, true))
+        Ok(self.plan_from(&snapshot, health))
     }
 
-    /// Plans from a snapshot; `complete` says it holds every table (so that a finder that
-    /// matched nothing is worth reporting).
-    fn plan_from(&self, snapshot: &Snapshot, health: &dyn HealthView, complete: bool) -> Plan {
+    /// Plans from a snapshot, logging what the operator should hear about.
+    fn plan_from(&self, snapshot: &Snapshot, health: &dyn HealthView) -> Plan {
         let p = plan(&self.config, snapshot, &self.me, health);
-        for name in p.unmatched.iter().filter(|_| complete) {
+        for name in &p.unmatched {
             tracing::error!(routetable = %name, "no route table in this VPC matched the finder");
         }
         for c in &p.conflicts {
@@ -348,7 +341,8 @@ pub async fn run(ctx: &Context, mode: Mode) -> i32 {
     let mut poll = tokio::time::interval(ctx.config.poll_time);
     poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut retry: Option<tokio::time::Instant> = None;
-    // Tables whose routes a peer holds and we back up, re-read every `fast_poll`.
+    // Routes we back up, held by a peer or by us: while there are any, every `fast_poll`
+    // is a round (a peer may die, or a recovered primary take its route back).
     let mut watched: Vec<String> = Vec::new();
     let mut fast: Option<tokio::time::Instant> = None;
     let mut last_plan = String::new();
@@ -368,12 +362,7 @@ pub async fn run(ctx: &Context, mode: Mode) -> i32 {
             _ = sleep_until(fast) => "fast poll",
         };
         tracing::debug!(trigger = why, "reconciling");
-        let scope = if why == "fast poll" {
-            Some(watched.as_slice())
-        } else {
-            None
-        };
-        let (outcome, watch) = round(ctx, &mut board, mode, &mut last_plan, scope).await;
+        let (outcome, watch) = round(ctx, &mut board, mode, &mut last_plan).await;
         let now = tokio::time::Instant::now();
         retry = match outcome {
             RoundOutcome::Stable => None,
@@ -400,52 +389,39 @@ async fn sleep_until(at: Option<tokio::time::Instant>) {
     }
 }
 
-/// One reconcile round over every table, or (a fast poll) over `only` those. Returns the
-/// outcome and the tables to watch: those where a peer holds a route we back up.
+/// One reconcile round. Returns the outcome and the tables to watch: those holding a route
+/// we back up, whoever holds it now.
 async fn round(
     ctx: &Context,
     board: &mut Board,
     mode: Mode,
     last_plan: &mut String,
-    only: Option<&[String]>,
 ) -> (RoundOutcome, Vec<String>) {
-    let observed = match only {
-        Some(ids) => ctx.observe_tables(ids).await,
-        None => ctx.observe().await,
-    };
-    let snapshot = match observed {
+    let snapshot = match ctx.observe().await {
         Ok(s) => s,
         Err(e) => {
             tracing::error!(error = %e, "cannot read route tables; retrying");
             return (RoundOutcome::Failed, Vec::new());
         }
     };
-    if only.is_none() {
-        board.sync_remote(ctx, &snapshot).await;
-    }
-    let p = ctx.plan_from(&snapshot, board, only.is_none());
+    board.sync_remote(ctx, &snapshot).await;
+    let p = ctx.plan_from(&snapshot, board);
     let mut watch: Vec<String> = p
         .items
         .iter()
-        .filter(|i| i.decision.reason == crate::routes::decide::Reason::HolderHealthy)
+        .filter(|i| i.spec(&ctx.config).is_some_and(|s| s.if_unhealthy) && i.current.is_some())
         .map(|i| i.table_id.clone())
         .collect();
     watch.sort();
     watch.dedup();
-    (round_apply(ctx, mode, last_plan, &p, only.is_none()).await, watch)
+    (round_apply(ctx, mode, last_plan, &p).await, watch)
 }
 
-async fn round_apply(
-    ctx: &Context,
-    mode: Mode,
-    last_plan: &mut String,
-    p: &Plan,
-    complete: bool,
-) -> RoundOutcome {
+/// Applies a round's plan, or with `-noop` prints it when it differs from the last one.
+async fn round_apply(ctx: &Context, mode: Mode, last_plan: &mut String, p: &Plan) -> RoundOutcome {
     if mode.noop {
-        // A fast poll sees a part of the picture: only full plans are printed.
         let text = p.to_string();
-        if complete && text != *last_plan {
+        if text != *last_plan {
             print_plan(p);
             *last_plan = text;
         }

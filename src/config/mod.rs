@@ -124,10 +124,7 @@ impl Config {
         // Writing to a String cannot fail.
         let _ = writeln!(out, "poll_time: {}", display_duration(self.poll_time));
         let fast = self.fast_poll.map_or("off".to_owned(), display_duration);
-        let _ = writeln!(
-            out,
-            "fast_poll: {fast} (tables a peer holds for a route we back up)"
-        );
+        let _ = writeln!(out, "fast_poll: {fast} (while we back up a route)");
         let _ = writeln!(out, "health checks ({}):", self.healthchecks.len());
         for hc in self.healthchecks.values() {
             let _ = writeln!(out, "  {}", describe_check(hc));

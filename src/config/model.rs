@@ -15,8 +15,8 @@ use ipnet::IpNet;
 pub struct Config {
     /// How often to re-read route tables from EC2 when nothing else asks for it.
     pub poll_time: Duration,
-    /// How often to re-read, between polls, the tables whose routes a peer holds and we
-    /// back up, so that a dead peer is noticed without a remote check. `None`: off.
+    /// How often to reconcile, between polls, while we back up any route (held by a peer or
+    /// by us), so that a dead peer is noticed without a remote check. `None`: off.
     pub fast_poll: Option<Duration>,
     /// Checks of services on this instance, by name.
     pub healthchecks: BTreeMap<String, Healthcheck>,

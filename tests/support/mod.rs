@@ -8,6 +8,7 @@ pub mod imds;
 pub mod moto;
 pub mod netns;
 pub mod proxy;
+pub mod scenario;
 pub mod services;
 pub mod vpc;
 

@@ -34,7 +34,7 @@ const TOP_KEYS: &[&str] = &[
     "routetables",
 ];
 
-/// How often a backup re-reads the tables whose routes a peer holds, unless configured.
+/// How often a daemon that backs up a route reconciles between polls, unless configured.
 const DEFAULT_FAST_POLL: Duration = Duration::from_secs(5);
 
 /// Everything validation found: the config if there were no errors, plus warnings.
