@@ -65,7 +65,7 @@ pub struct Context {
 impl Context {
     /// Connects to EC2 and runs the router check.
     pub async fn new(config: Config, identity: Identity) -> Result<Context, String> {
-        let ec2 = Ec2::from_env(&identity.region).await;
+        let ec2 = Ec2::from_env(&identity.region, config.ec2_calls_per_second).await;
         let me = ec2
             .router_interface(&identity.instance_id)
             .await
@@ -104,6 +104,14 @@ impl Context {
     /// Plans from a snapshot, logging what the operator should hear about.
     fn plan_from(&self, snapshot: &Snapshot, health: &dyn HealthView) -> Plan {
         let p = plan(&self.config, snapshot, &self.me, health);
+        for item in &p.items {
+            let current = item
+                .current
+                .as_ref()
+                .map_or("absent".to_owned(), |h| h.to_string());
+            tracing::debug!(route_table = %item.table_id, cidr = %item.cidr, current_target = %current,
+                action = item.decision.action.verb(), reason = %item.decision.reason, "decision");
+        }
         for name in &p.unmatched {
             tracing::error!(routetable = %name, "no route table in this VPC matched the finder");
         }
@@ -212,6 +220,8 @@ fn print_applied(p: &Plan, applied: &[Applied]) {
 /// Live health: local checks by name, remote checks by (template, instance).
 struct Board {
     local: BTreeMap<String, Running>,
+    /// When each healthy local check became healthy (for `preempt_delay`).
+    healthy_since: BTreeMap<String, tokio::time::Instant>,
     remote: BTreeMap<(String, String), (IpAddr, Running)>,
     events: mpsc::UnboundedSender<Event>,
 }
@@ -224,6 +234,12 @@ impl HealthView for Board {
         self.remote
             .get(&(check.to_owned(), instance.to_owned()))
             .map(|(_, r)| r.health())
+    }
+    fn healthy_for(&self, check: &str) -> Duration {
+        match (self.local(check), self.healthy_since.get(check)) {
+            (Health::Healthy, Some(since)) => since.elapsed(),
+            _ => Duration::ZERO,
+        }
     }
 }
 
@@ -240,6 +256,7 @@ impl Board {
         }
         Ok(Board {
             local,
+            healthy_since: BTreeMap::new(),
             remote: BTreeMap::new(),
             events,
         })
@@ -309,6 +326,18 @@ impl Board {
         }
     }
 
+    /// Notes when local checks become healthy.
+    fn record(&mut self, ev: &Event) {
+        if let CheckId::Local(name) = &ev.id {
+            if ev.transition.to == Health::Healthy {
+                self.healthy_since
+                    .insert(name.clone(), tokio::time::Instant::now());
+            } else {
+                self.healthy_since.remove(name);
+            }
+        }
+    }
+
     async fn stop_all(self) {
         for (_, r) in self.local {
             r.stop().await;
@@ -354,8 +383,11 @@ pub async fn run(ctx: &Context, mode: Mode) -> i32 {
             _ = poll.tick() => "poll",
             Some(ev) = events.recv() => {
                 tracing::debug!(check = %ev.id, to = %ev.transition.to, "health transition: reconciling");
+                board.record(&ev);
                 // Several transitions at once need one round.
-                while events.try_recv().is_ok() {}
+                while let Ok(ev) = events.try_recv() {
+                    board.record(&ev);
+                }
                 "health transition"
             }
             _ = sleep_until(retry) => "follow-up",
@@ -370,7 +402,12 @@ pub async fn run(ctx: &Context, mode: Mode) -> i32 {
             RoundOutcome::Failed => Some(now + RETRY_AFTER),
         };
         if outcome != RoundOutcome::Failed {
-            watched = watch;
+            watched = watch.tables;
+        }
+        if let Some(wait) = watch.preempt_in {
+            // Come back when preempt_delay has passed, to take our route back.
+            let at = now + wait;
+            retry = Some(retry.map_or(at, |r| r.min(at)));
         }
         fast = match ctx.config.fast_poll {
             Some(every) if !watched.is_empty() => Some(now + every),
@@ -389,19 +426,27 @@ async fn sleep_until(at: Option<tokio::time::Instant>) {
     }
 }
 
-/// One reconcile round. Returns the outcome and the tables to watch: those holding a route
-/// we back up, whoever holds it now.
+/// What a round asks the loop to keep an eye on.
+#[derive(Default)]
+struct Watch {
+    /// Tables holding a route we back up, whoever holds it now.
+    tables: Vec<String>,
+    /// When a route held back by `preempt_delay` may be taken.
+    preempt_in: Option<Duration>,
+}
+
+/// One reconcile round. Returns the outcome and what to watch.
 async fn round(
     ctx: &Context,
     board: &mut Board,
     mode: Mode,
     last_plan: &mut String,
-) -> (RoundOutcome, Vec<String>) {
+) -> (RoundOutcome, Watch) {
     let snapshot = match ctx.observe().await {
         Ok(s) => s,
         Err(e) => {
             tracing::error!(error = %e, "cannot read route tables; retrying");
-            return (RoundOutcome::Failed, Vec::new());
+            return (RoundOutcome::Failed, Watch::default());
         }
     };
     board.sync_remote(ctx, &snapshot).await;
@@ -414,6 +459,17 @@ async fn round(
         .collect();
     watch.sort();
     watch.dedup();
+    let preempt_in = p
+        .items
+        .iter()
+        .filter(|i| i.decision.reason == crate::routes::decide::Reason::PreemptDelay)
+        .filter_map(|i| i.spec(&ctx.config)?.healthcheck.as_deref())
+        .map(|h| ctx.config.preempt_delay.saturating_sub(board.healthy_for(h)) + Duration::from_millis(10))
+        .min();
+    let watch = Watch {
+        tables: watch,
+        preempt_in,
+    };
     (round_apply(ctx, mode, last_plan, &p).await, watch)
 }
 

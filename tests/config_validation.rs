@@ -580,3 +580,36 @@ fn fast_poll_defaults_parses_and_turns_off() {
     let err = with("fast_pol: 1s").expect_err("misspelt");
     assert!(err.to_string().contains("did you mean `fast_poll`?"), "{err}");
 }
+
+#[test]
+fn preempt_delay_and_ec2_budget() {
+    let with = |line: &str| {
+        load(
+            &BASE
+                .replace("{HC}", "")
+                .replace("{ROUTE}", "")
+                .replacen("\n", &format!("\n{line}\n"), 1),
+        )
+    };
+    let cfg = load(&BASE.replace("{HC}", "").replace("{ROUTE}", ""))
+        .unwrap_or_else(|e| panic!("{e}"))
+        .config;
+    assert_eq!(
+        (cfg.preempt_delay, cfg.ec2_calls_per_second),
+        (std::time::Duration::ZERO, 5)
+    );
+    let cfg = with("preempt_delay: 30s\nec2_calls_per_second: 2")
+        .unwrap_or_else(|e| panic!("{e}"))
+        .config;
+    assert_eq!((cfg.preempt_delay.as_secs(), cfg.ec2_calls_per_second), (30, 2));
+    for bad in [
+        "ec2_calls_per_second: 0",
+        "ec2_calls_per_second: 1000",
+        "ec2_calls_per_second: fast",
+    ] {
+        let err = with(bad).expect_err(bad);
+        assert_eq!(err.problems[0].path, "ec2_calls_per_second", "{err}");
+    }
+    let err = with("preempt_delay: soon").expect_err("not a duration");
+    assert_eq!(err.problems[0].path, "preempt_delay");
+}

@@ -337,3 +337,68 @@ async fn a_dead_primary_is_noticed_by_fast_poll_without_a_remote_check() {
         "{out}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn preempt_delay_holds_failback_off() {
+    let moto = Moto::start();
+    let ec2 = vpc::client(&moto.url());
+    let vpc = vpc::build(&ec2, "preempt", 0).await;
+    let imds: Vec<FakeImds> = (0..2).map(|i| FakeImds::start(&vpc.metadata(i))).collect();
+    let service_a = support::services::tcp("", true).await;
+    let port_a = service_a.addr.port();
+    let service_b = support::services::tcp("", true).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (a, b) = (vpc.routers[0].eni_id.as_str(), vpc.routers[1].eni_id.as_str());
+    let extra = "fast_poll: 500ms\npreempt_delay: 4s";
+    let cfg_a = config_with(dir.path(), "a", port_a, extra);
+    let cfg_b = config_with(dir.path(), "b", service_b.addr.port(), extra);
+    let mut da = Daemon::start(&moto.url(), &imds[0], &cfg_a, &[]);
+    let mut db = Daemon::start(&moto.url(), &imds[1], &cfg_b, &[]);
+    wait_for(
+        &ec2,
+        &vpc,
+        [Some(a), Some(b)],
+        &mut da,
+        "each AZ served by its own router",
+    )
+    .await;
+
+    drop(service_a);
+    wait_for(&ec2, &vpc, [Some(b), Some(b)], &mut db, "backup takes over").await;
+
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port_a))
+        .await
+        .expect("rebind");
+    let accept = tokio::spawn(async move {
+        loop {
+            let _ = listener.accept().await;
+        }
+    });
+    let recovered = Instant::now();
+    // A's check rises in well under a second; the route must stay with B for a while.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        target(&ec2, &vpc.private_tables[0]).await.as_deref(),
+        Some(b),
+        "failback before preempt_delay"
+    );
+    wait_for(
+        &ec2,
+        &vpc,
+        [Some(a), Some(b)],
+        &mut da,
+        "failback after preempt_delay",
+    )
+    .await;
+    assert!(
+        recovered.elapsed() >= Duration::from_secs(3),
+        "failback came too soon: {:?}",
+        recovered.elapsed()
+    );
+    assert!(
+        da.output().contains("not yet for preempt_delay"),
+        "{}",
+        da.output()
+    );
+    accept.abort();
+}

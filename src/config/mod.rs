@@ -125,6 +125,8 @@ impl Config {
         let _ = writeln!(out, "poll_time: {}", display_duration(self.poll_time));
         let fast = self.fast_poll.map_or("off".to_owned(), display_duration);
         let _ = writeln!(out, "fast_poll: {fast} (while we back up a route)");
+        let _ = writeln!(out, "preempt_delay: {}", display_duration(self.preempt_delay));
+        let _ = writeln!(out, "ec2_calls_per_second: {}", self.ec2_calls_per_second);
         let _ = writeln!(out, "health checks ({}):", self.healthchecks.len());
         for hc in self.healthchecks.values() {
             let _ = writeln!(out, "  {}", describe_check(hc));

@@ -18,6 +18,11 @@ pub struct Config {
     /// How often to reconcile, between polls, while we back up any route (held by a peer or
     /// by us), so that a dead peer is noticed without a remote check. `None`: off.
     pub fast_poll: Option<Duration>,
+    /// How long a primary's check must have been healthy before it takes a route back from
+    /// a peer (failback), for stability. Zero: at once.
+    pub preempt_delay: Duration,
+    /// The EC2 request budget all of the daemon's calls share.
+    pub ec2_calls_per_second: u32,
     /// Checks of services on this instance, by name.
     pub healthchecks: BTreeMap<String, Healthcheck>,
     /// Check templates run against the instance that currently holds a route, by name.

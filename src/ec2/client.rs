@@ -15,10 +15,6 @@ use aws_config::BehaviorVersion;
 use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 
-/// Calls per second all EC2 requests share, with a burst of the same size. Well under EC2's
-/// own request-rate limits for Describe and route mutations.
-pub const DEFAULT_CALLS_PER_SECOND: u32 = 5;
-
 /// Attempts on a throttling answer, the SDK's own retries included in each.
 const THROTTLE_ATTEMPTS: u32 = 5;
 
@@ -42,15 +38,16 @@ pub struct Ec2 {
 
 impl Ec2 {
     /// A client from the standard SDK configuration; `fallback_region` applies when none is
-    /// configured (the instance's region from IMDS).
-    pub async fn from_env(fallback_region: &str) -> Ec2 {
+    /// configured (the instance's region from IMDS). All calls share `calls_per_second`, with
+    /// a burst of the same size.
+    pub async fn from_env(fallback_region: &str, calls_per_second: u32) -> Ec2 {
         let region = aws_config::meta::region::RegionProviderChain::default_provider()
             .or_else(aws_sdk_ec2::config::Region::new(fallback_region.to_owned()));
         let shared = aws_config::defaults(BehaviorVersion::latest())
             .region(region)
             .load()
             .await;
-        Ec2::new(aws_sdk_ec2::Client::new(&shared), DEFAULT_CALLS_PER_SECOND)
+        Ec2::new(aws_sdk_ec2::Client::new(&shared), calls_per_second)
     }
 
     pub fn new(sdk: aws_sdk_ec2::Client, calls_per_second: u32) -> Ec2 {

@@ -81,6 +81,9 @@ pub enum Reason {
     OursUnhealthyNeverDelete,
     /// Held elsewhere; we are primary and healthy, so we take it.
     PrimaryPreempts,
+    /// Held elsewhere by a working holder; we are primary and healthy, but not yet for
+    /// `preempt_delay`.
+    PreemptDelay,
     /// Held elsewhere; our own check is not healthy, so we may not take it.
     HeldElsewhereWeAreNotHealthy(Health),
     /// Backup: the route is a blackhole.
@@ -113,6 +116,9 @@ impl fmt::Display for Reason {
                 f.write_str("our health check is unhealthy, but never_delete keeps the route")
             }
             Reason::PrimaryPreempts => f.write_str("we are primary for this route and healthy: take it"),
+            Reason::PreemptDelay => {
+                f.write_str("we are primary and healthy, but not yet for preempt_delay: wait")
+            }
             Reason::HeldElsewhereWeAreNotHealthy(h) => {
                 write!(f, "held elsewhere and our health check is {h}: leave it")
             }
@@ -148,6 +154,8 @@ pub struct Inputs<'a> {
     pub local: Health,
     /// The remote check of the current holder, when one runs.
     pub remote: Option<Health>,
+    /// Our check has been healthy for `preempt_delay` (always true when that is zero).
+    pub preempt_ready: bool,
     pub snapshot: &'a Snapshot,
 }
 
@@ -174,31 +182,37 @@ pub fn decide(i: Inputs<'_>) -> Decision {
         return d(Action::Leave, Reason::HeldElsewhereWeAreNotHealthy(i.local));
     }
     let take = Action::Replace { to: i.want.clone() };
-    if !i.spec.if_unhealthy {
-        return d(take, Reason::PrimaryPreempts);
+    if let Some(reason) = holder_failed(route, &i) {
+        // A failed holder is taken over at once, by primary and backup alike.
+        return d(take, reason);
     }
+    if i.spec.if_unhealthy {
+        return match route.target {
+            RouteHolder::Gateway(_) => d(Action::Leave, Reason::HeldByGateway),
+            _ => d(Action::Leave, Reason::HolderHealthy),
+        };
+    }
+    if !i.preempt_ready {
+        return d(Action::Leave, Reason::PreemptDelay);
+    }
+    d(take, Reason::PrimaryPreempts)
+}
 
-    // Backup: take over only from a failed holder.
+/// Why the route's current holder has failed, if it has: a blackhole (whatever its
+/// target), a dead, vanished or impaired instance, or a failing remote check.
+fn holder_failed(route: &RouteView, i: &Inputs<'_>) -> Option<Reason> {
     if route.state == RouteState::Blackhole {
-        return d(take, Reason::Blackhole);
-    }
-    if matches!(route.target, RouteHolder::Gateway(_)) {
-        return d(Action::Leave, Reason::HeldByGateway);
+        return Some(Reason::Blackhole);
     }
     if let Some(holder) = i.snapshot.holder_instance(&route.target) {
         match i.snapshot.instances.get(&holder) {
-            Some(view) if view.state.is_dead() => return d(take, Reason::HolderDead(holder, view.state)),
-            Some(view) if view.impaired => return d(take, Reason::HolderImpaired(holder)),
-            None if i.snapshot.instances_asked.contains(&holder) => {
-                return d(take, Reason::HolderGone(holder));
-            }
+            Some(view) if view.state.is_dead() => return Some(Reason::HolderDead(holder, view.state)),
+            Some(view) if view.impaired => return Some(Reason::HolderImpaired(holder)),
+            None if i.snapshot.instances_asked.contains(&holder) => return Some(Reason::HolderGone(holder)),
             _ => {}
         }
     }
-    if i.remote == Some(Health::Unhealthy) {
-        return d(take, Reason::HolderFailsRemoteCheck);
-    }
-    d(Action::Leave, Reason::HolderHealthy)
+    (i.remote == Some(Health::Unhealthy)).then_some(Reason::HolderFailsRemoteCheck)
 }
 
 /// Whether a route's holder is the target we want. A route may name the instance, the
@@ -647,6 +661,7 @@ mod tests {
                 current: current.as_ref(),
                 local,
                 remote,
+                preempt_ready: true,
                 snapshot: &snap,
             });
             assert_eq!((got.action.verb(), &got.reason), (verb, &reason), "case: {case}");
@@ -676,12 +691,54 @@ mod tests {
                 current: Some(current),
                 local: Healthy,
                 remote: None,
+                preempt_ready: true,
                 snapshot: &snap,
             })
         };
         assert_eq!(decision(&by_eni).reason, Reason::AlreadyOurs);
         let ours = route(inst(Some("i-me"), Some("eni-me")), Active);
         assert_eq!(decision(&ours).action, Action::Replace { to: want.clone() });
+    }
+
+    #[test]
+    fn preempt_delay_holds_a_primary_back_only_from_a_working_holder() {
+        let me = Me {
+            instance_id: "i-me".into(),
+            eni_id: "eni-me".into(),
+        };
+        let want = Target::Interface("eni-me".into());
+        let snap = snapshot();
+        let primary = spec(false, false);
+        let run = |current: &RouteView, remote| {
+            decide(Inputs {
+                spec: &primary,
+                want: &want,
+                me: &me,
+                current: Some(current),
+                local: Healthy,
+                remote,
+                preempt_ready: false,
+                snapshot: &snap,
+            })
+        };
+        let peer = route(inst(Some("i-peer"), Some("eni-peer")), Active);
+        assert_eq!(run(&peer, None).reason, Reason::PreemptDelay);
+        assert_eq!(run(&peer, None).action, Action::Leave);
+        assert_eq!(run(&peer, Some(Unhealthy)).reason, Reason::HolderFailsRemoteCheck);
+        let stopped = route(inst(Some("i-stopped"), None), Active);
+        assert_eq!(run(&stopped, None).action.verb(), "replace");
+        // Absent routes are created at once: there is nobody to preempt.
+        let absent = decide(Inputs {
+            spec: &primary,
+            want: &want,
+            me: &me,
+            current: None,
+            local: Healthy,
+            remote: None,
+            preempt_ready: false,
+            snapshot: &snap,
+        });
+        assert_eq!(absent.action.verb(), "create");
     }
 
     #[test]

@@ -19,6 +19,8 @@ pub trait HealthView {
     fn local(&self, check: &str) -> Health;
     /// State of the remote check `check` run against `instance`, if one runs.
     fn remote(&self, check: &str, instance: &str) -> Option<Health>;
+    /// How long a local check has been healthy (zero when it is not).
+    fn healthy_for(&self, check: &str) -> std::time::Duration;
 }
 
 /// Every check passes; no remote checks run.
@@ -30,6 +32,9 @@ impl HealthView for AssumeHealthy {
     }
     fn remote(&self, _: &str, _: &str) -> Option<Health> {
         None
+    }
+    fn healthy_for(&self, _: &str) -> std::time::Duration {
+        std::time::Duration::MAX
     }
 }
 
@@ -122,6 +127,11 @@ pub fn plan(config: &Config, snapshot: &Snapshot, me: &Me, health: &dyn HealthVi
                         .and_then(|holder| health.remote(check, &holder)),
                     _ => None,
                 };
+                let preempt_ready = config.preempt_delay.is_zero()
+                    || spec
+                        .healthcheck
+                        .as_deref()
+                        .is_none_or(|h| health.healthy_for(h) >= config.preempt_delay);
                 let decision = decide(Inputs {
                     spec,
                     want: &want,
@@ -129,6 +139,7 @@ pub fn plan(config: &Config, snapshot: &Snapshot, me: &Me, health: &dyn HealthVi
                     current,
                     local,
                     remote,
+                    preempt_ready,
                     snapshot,
                 });
                 out.items.push(PlanItem {
@@ -214,6 +225,9 @@ mod tests {
         }
         fn remote(&self, _: &str, _: &str) -> Option<Health> {
             Some(Health::Unhealthy)
+        }
+        fn healthy_for(&self, _: &str) -> std::time::Duration {
+            std::time::Duration::ZERO
         }
     }
 

@@ -29,6 +29,8 @@ use tables::Refs;
 const TOP_KEYS: &[&str] = &[
     "poll_time",
     "fast_poll",
+    "preempt_delay",
+    "ec2_calls_per_second",
     "healthchecks",
     "remote_healthchecks",
     "routetables",
@@ -36,6 +38,9 @@ const TOP_KEYS: &[&str] = &[
 
 /// How often a daemon that backs up a route reconciles between polls, unless configured.
 const DEFAULT_FAST_POLL: Duration = Duration::from_secs(5);
+
+/// EC2 requests per second all of a daemon's calls share, unless configured.
+const DEFAULT_EC2_CALLS_PER_SECOND: u32 = 5;
 
 /// Everything validation found: the config if there were no errors, plus warnings.
 pub struct Outcome {
@@ -423,6 +428,28 @@ impl Cx<'_> {
             }
             Some(n) => self.duration(n, "fast_poll").map(Some),
         };
+        let preempt_delay = match fields.get("preempt_delay") {
+            None => Some(Duration::ZERO),
+            Some(n) if n.value == Value::Int(0) => Some(Duration::ZERO),
+            Some(n) => self.duration(n, "preempt_delay"),
+        };
+        let ec2_calls_per_second = match fields.get("ec2_calls_per_second") {
+            None => Some(DEFAULT_EC2_CALLS_PER_SECOND),
+            Some(n) => self
+                .integer(n, "ec2_calls_per_second")
+                .and_then(|i| match u32::try_from(i) {
+                    Ok(v) if (1..=100).contains(&v) => Some(v),
+                    _ => {
+                        self.error(
+                            n.mark,
+                            "ec2_calls_per_second",
+                            format!("{i} is out of range (1 to 100)"),
+                            Some("EC2 throttles accounts well below 100 mutating calls per second".into()),
+                        );
+                        None
+                    }
+                }),
+        };
 
         let mut healthchecks = BTreeMap::new();
         if let Some(node) = fields.get("healthchecks") {
@@ -481,6 +508,8 @@ impl Cx<'_> {
         Some(Config {
             poll_time: poll_time?,
             fast_poll: fast_poll?,
+            preempt_delay: preempt_delay?,
+            ec2_calls_per_second: ec2_calls_per_second?,
             healthchecks,
             remote_healthchecks,
             routetables,
