@@ -484,7 +484,7 @@ async fn round_apply(ctx: &Context, mode: Mode, last_plan: &mut String, p: &Plan
         return RoundOutcome::Stable;
     }
     let applied = apply(&ctx.ec2, &ctx.config, p, &ctx.me, &ctx.identity.vpc_id).await;
-    if applied.iter().any(|a| a.result.is_err()) {
+    if applied.iter().any(|a| a.result.is_err() && !a.raced) {
         RoundOutcome::Failed
     } else if applied.is_empty() {
         RoundOutcome::Stable

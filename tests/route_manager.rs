@@ -473,3 +473,54 @@ async fn throttling_is_ridden_out_or_reported_cleanly() {
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert_eq!(w.targets().await, [a.clone(), a.clone(), a.clone(), a]);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_takeover_of_a_route_withdrawn_meanwhile_creates_it() {
+    use awsnycast::config::{Document, Vars};
+    use awsnycast::ec2::apply::apply;
+    use awsnycast::ec2::client::Ec2;
+    use awsnycast::routes::decide::{Action, Decision, Me, Reason, Target};
+    use awsnycast::routes::plan::{Plan, PlanItem};
+    use awsnycast::routes::snapshot::RouteHolder;
+
+    let w = world().await;
+    let table = w.vpc.private_tables[0].clone();
+    let config = Document::parse(
+        "routetables:\n  t:\n    find: {type: by_tag, config: {key: az, value: eu-west-1a}}\n    manage_routes: [{cidr: 192.168.1.1/32, if_unhealthy: true}]\n",
+        "t.yaml",
+    )
+    .and_then(|d| d.build(&Vars::default()))
+    .unwrap_or_else(|e| panic!("{e}"))
+    .config;
+    let (a, b) = (&w.vpc.routers[0], &w.vpc.routers[1]);
+    let me = Me {
+        instance_id: b.instance_id.clone(),
+        eni_id: b.eni_id.clone(),
+    };
+    // B read the route held by a failing A and decided to take it over; A withdrew it
+    // before B's write arrived (the route never existed in this test's EC2).
+    let plan = Plan {
+        items: vec![PlanItem {
+            routetable: "t".into(),
+            route_index: 0,
+            table_id: table.clone(),
+            cidr: "192.168.1.1/32".parse().expect("cidr"),
+            current: Some(RouteHolder::Instance {
+                instance_id: Some(a.instance_id.clone()),
+                eni_id: Some(a.eni_id.clone()),
+            }),
+            decision: Decision {
+                action: Action::Replace {
+                    to: Target::Interface(b.eni_id.clone()),
+                },
+                reason: Reason::HolderFailsRemoteCheck,
+            },
+        }],
+        ..Plan::default()
+    };
+    let ec2 = Ec2::new(vpc::client(&w.moto.url()), 100);
+    let applied = apply(&ec2, &config, &plan, &me, &w.vpc.vpc_id).await;
+    assert_eq!(applied.len(), 1);
+    assert!(applied[0].result.is_ok(), "{applied:?}");
+    assert_eq!(w.target(&table, "192.168.1.1/32").await, w.eni(1));
+}

@@ -62,9 +62,10 @@ impl Ec2 {
         .map(|_| ())
     }
 
-    pub async fn delete_route(&self, table: &str, cidr: &IpNet) -> Result<(), Ec2Error> {
+    /// Deletes a route; the caller has taken the budget for this call ([`Ec2::admit`]).
+    async fn delete_route_admitted(&self, table: &str, cidr: &IpNet) -> Result<(), Ec2Error> {
         let (v4, v6) = destination(cidr);
-        self.call("DeleteRoute", || {
+        self.call_admitted("DeleteRoute", || {
             self.sdk
                 .delete_route()
                 .route_table_id(table)
@@ -82,6 +83,9 @@ impl Ec2 {
 pub struct Applied {
     pub item: PlanItem,
     pub result: Result<(), String>,
+    /// The failure was a race with another writer (the route appeared between our read and
+    /// our CreateRoute): worth a prompt re-read rather than a slow retry.
+    pub raced: bool,
 }
 
 /// Applies every change in `plan`, in order, as instance `me` in `vpc_id`; returns one
@@ -92,10 +96,9 @@ pub async fn apply(ec2: &Ec2, config: &Config, plan: &Plan, me: &Me, vpc_id: &st
         let spec = item.spec(config);
         if let (Action::Delete, Some(spec)) = (&item.decision.action, spec) {
             // EC2 deletes whatever route has this destination. A backup may have taken the
-            // route over since we read it: withdrawing now would black-hole it. Re-read
-            // and delete only a route that still points at us. (EC2 has no conditional
-            // delete; this narrows the window to one round trip.)
-            match still_ours(ec2, item, &wanted_target(spec, me), me, vpc_id).await {
+            // route over since we read it: withdrawing now would black-hole it. Check before
+            // the hooks run, and again right before the delete (in `apply_one`).
+            match still_ours(ec2, item, &wanted_target(spec, me), me, vpc_id, false).await {
                 Ok(true) => {}
                 Ok(false) => {
                     tracing::info!(route_table = %item.table_id, cidr = %item.cidr,
@@ -106,30 +109,41 @@ pub async fn apply(ec2: &Ec2, config: &Config, plan: &Plan, me: &Me, vpc_id: &st
                     out.push(Applied {
                         item: item.clone(),
                         result: Err(format!("re-reading before withdrawing: {e}")),
+                        raced: false,
                     });
                     continue;
                 }
             }
         }
-        let result = apply_one(ec2, item, spec).await;
+        let result = match apply_one(ec2, item, spec, me, vpc_id).await {
+            Ok(false) => continue,
+            other => other.map(|_| ()),
+        };
+        let raced = matches!(&result, Err(e) if e.code.as_deref() == Some("RouteAlreadyExists"));
         out.push(Applied {
             item: item.clone(),
-            result,
+            result: result.map_err(|e| e.to_string()),
+            raced,
         });
     }
     out
 }
 
+/// Whether the route still points at us; `admitted` when the budget was already taken.
 async fn still_ours(
     ec2: &Ec2,
     item: &PlanItem,
     want: &Target,
     me: &Me,
     vpc_id: &str,
+    admitted: bool,
 ) -> Result<bool, Ec2Error> {
-    let tables = ec2
-        .route_tables_by_id(vpc_id, std::slice::from_ref(&item.table_id))
-        .await?;
+    let ids = std::slice::from_ref(&item.table_id);
+    let tables = if admitted {
+        ec2.route_tables_by_id_admitted(vpc_id, ids).await?
+    } else {
+        ec2.route_tables_by_id(vpc_id, ids).await?
+    };
     let none = Snapshot::default();
     Ok(tables
         .iter()
@@ -137,7 +151,26 @@ async fn still_ours(
         .any(|r| points_at(&r.target, want, me, &none)))
 }
 
-async fn apply_one(ec2: &Ec2, item: &PlanItem, spec: Option<&ManagedRoute>) -> Result<(), String> {
+/// ReplaceRoute's answer when the route is gone (a peer withdrew it since we read it). EC2
+/// documents InvalidRoute.NotFound; it (and moto) also answer InvalidParameterValue
+/// "There is no route defined ... Use CreateRoute instead".
+fn route_vanished(e: &Ec2Error) -> bool {
+    match e.code.as_deref() {
+        Some("InvalidRoute.NotFound") => true,
+        Some("InvalidParameterValue") => e.message.contains("no route defined"),
+        _ => false,
+    }
+}
+
+/// Applies one change; `Ok(false)` when it turned out not to be needed (the route we were
+/// to withdraw is no longer ours).
+async fn apply_one(
+    ec2: &Ec2,
+    item: &PlanItem,
+    spec: Option<&ManagedRoute>,
+    me: &Me,
+    vpc_id: &str,
+) -> Result<bool, Ec2Error> {
     let current = item
         .current
         .as_ref()
@@ -164,13 +197,37 @@ async fn apply_one(ec2: &Ec2, item: &PlanItem, spec: Option<&ManagedRoute>) -> R
         if let Err(e) = hooks::run(argv, &env, HOOK_TIMEOUT).await {
             tracing::error!(route_table = %item.table_id, cidr = %item.cidr, current_target = %current,
                 new_target = %new, error = %e, "before-hook failed; route left unchanged");
-            return Err(format!("before-hook failed: {e}"));
+            return Err(Ec2Error {
+                operation: "run_before hook",
+                code: None,
+                message: format!("before-hook failed: {e}"),
+            });
         }
     }
     let result = match &item.decision.action {
         Action::Create { to } => ec2.create_route(&item.table_id, &item.cidr, to).await,
-        Action::Replace { to } => ec2.replace_route(&item.table_id, &item.cidr, to).await,
-        Action::Delete => ec2.delete_route(&item.table_id, &item.cidr).await,
+        Action::Replace { to } => match ec2.replace_route(&item.table_id, &item.cidr, to).await {
+            // The holder withdrew between our read and our write: the route is simply ours
+            // to create now, with no gap longer than one round trip.
+            Err(e) if route_vanished(&e) => {
+                tracing::info!(route_table = %item.table_id, cidr = %item.cidr,
+                    "route vanished before it could be replaced; creating it");
+                ec2.create_route(&item.table_id, &item.cidr, to).await
+            }
+            other => other,
+        },
+        Action::Delete => {
+            // Re-read and delete back to back: the window in which a backup's takeover
+            // could be deleted is one round trip, not a hook's run or a wait for budget.
+            ec2.admit(2).await;
+            let want = spec.map_or(Target::Interface(me.eni_id.clone()), |s| wanted_target(s, me));
+            if !still_ours(ec2, item, &want, me, vpc_id, true).await? {
+                tracing::info!(route_table = %item.table_id, cidr = %item.cidr,
+                    "route no longer points at us; not withdrawing it");
+                return Ok(false);
+            }
+            ec2.delete_route_admitted(&item.table_id, &item.cidr).await
+        }
         Action::Leave => Ok(()),
     };
     match &result {
@@ -184,11 +241,11 @@ async fn apply_one(ec2: &Ec2, item: &PlanItem, spec: Option<&ManagedRoute>) -> R
             "route change failed; the route is as it was and will be retried next round"
         ),
     }
-    result.map_err(|e| e.to_string())?;
+    result?;
     if let Some(argv) = after
         && let Err(e) = hooks::run(argv, &env, HOOK_TIMEOUT).await
     {
         tracing::warn!(route_table = %item.table_id, cidr = %item.cidr, error = %e, "after-hook failed");
     }
-    Ok(())
+    Ok(true)
 }

@@ -71,9 +71,39 @@ impl Ec2 {
         Fut: Future<Output = Result<T, SdkError<E>>>,
         E: ProvideErrorMetadata + StdError + Send + Sync + 'static,
     {
+        self.limiter.until_ready().await;
+        self.call_admitted(operation, send).await
+    }
+
+    /// Waits until `n` calls fit the budget and takes them, so that the next `n` requests
+    /// (sent with [`Ec2::call_admitted`]) go out back to back.
+    pub(crate) async fn admit(&self, n: u32) {
+        let n = NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN);
+        // More than the burst can never be admitted at once; then take them one by one.
+        if self.limiter.until_n_ready(n).await.is_err() {
+            for _ in 0..n.get() {
+                self.limiter.until_ready().await;
+            }
+        }
+    }
+
+    /// Sends a request whose budget was already taken (by [`Ec2::call`] or [`Ec2::admit`]);
+    /// retries after throttling wait for the budget again.
+    pub(crate) async fn call_admitted<T, E, F, Fut>(
+        &self,
+        operation: &'static str,
+        send: F,
+    ) -> Result<T, Ec2Error>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<T, SdkError<E>>>,
+        E: ProvideErrorMetadata + StdError + Send + Sync + 'static,
+    {
         let mut attempt = 0;
         loop {
-            self.limiter.until_ready().await;
+            if attempt > 0 {
+                self.limiter.until_ready().await;
+            }
             self.calls.fetch_add(1, Ordering::Relaxed);
             match send().await {
                 Ok(v) => return Ok(v),

@@ -66,11 +66,21 @@ impl Ec2 {
         vpc_id: &str,
         ids: &[String],
     ) -> Result<Vec<RouteTableView>, Ec2Error> {
+        self.admit(1).await;
+        self.route_tables_by_id_admitted(vpc_id, ids).await
+    }
+
+    /// [`Ec2::route_tables_by_id`] when the caller has taken the budget ([`Ec2::admit`]).
+    pub(crate) async fn route_tables_by_id_admitted(
+        &self,
+        vpc_id: &str,
+        ids: &[String],
+    ) -> Result<Vec<RouteTableView>, Ec2Error> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
         let out = self
-            .call("DescribeRouteTables", || {
+            .call_admitted("DescribeRouteTables", || {
                 self.sdk
                     .describe_route_tables()
                     .filters(filter("route-table-id", ids.iter().cloned()))
