@@ -17,7 +17,8 @@ use crate::ec2::identity::Identity;
 use crate::health::Health;
 use crate::health::check::CheckError;
 use crate::health::scheduler::{self, CheckId, Event, Running};
-use crate::routes::decide::Me;
+use crate::routes::damping::Damper;
+use crate::routes::decide::{Action, Me};
 use crate::routes::finder::server_side_tag_filters;
 use crate::routes::plan::{AssumeHealthy, HealthView, Plan, plan};
 use crate::routes::snapshot::Snapshot;
@@ -370,11 +371,12 @@ pub async fn run(ctx: &Context, mode: Mode) -> i32 {
     let mut poll = tokio::time::interval(ctx.config.poll_time);
     poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut retry: Option<tokio::time::Instant> = None;
-    // Routes we back up, held by a peer or by us: while there are any, every `fast_poll`
-    // is a round (a peer may die, or a recovered primary take its route back).
+    // Routes held by a peer, or by us as backup: while there are any, every `fast_poll` is a
+    // round (a peer may die, a recovered primary take its route back, or we recover).
     let mut watched: Vec<String> = Vec::new();
     let mut fast: Option<tokio::time::Instant> = None;
     let mut last_plan = String::new();
+    let mut damper = Damper::new(ctx.config.hold_down);
     tracing::info!(poll_time = ?ctx.config.poll_time, checks = board.local.len(), noop = mode.noop, "daemon started");
     loop {
         let why = tokio::select! {
@@ -394,7 +396,7 @@ pub async fn run(ctx: &Context, mode: Mode) -> i32 {
             _ = sleep_until(fast) => "fast poll",
         };
         tracing::debug!(trigger = why, "reconciling");
-        let (outcome, watch) = round(ctx, &mut board, mode, &mut last_plan).await;
+        let (outcome, watch) = round(ctx, &mut board, mode, &mut last_plan, &mut damper).await;
         let now = tokio::time::Instant::now();
         retry = match outcome {
             RoundOutcome::Stable => None,
@@ -407,6 +409,10 @@ pub async fn run(ctx: &Context, mode: Mode) -> i32 {
         if let Some(wait) = watch.preempt_in {
             // Come back when preempt_delay has passed, to take our route back.
             let at = now + wait;
+            retry = Some(retry.map_or(at, |r| r.min(at)));
+        }
+        if let Some(at) = watch.held_until {
+            // Come back when a held-down route may be written again.
             retry = Some(retry.map_or(at, |r| r.min(at)));
         }
         fast = match ctx.config.fast_poll {
@@ -429,10 +435,12 @@ async fn sleep_until(at: Option<tokio::time::Instant>) {
 /// What a round asks the loop to keep an eye on.
 #[derive(Default)]
 struct Watch {
-    /// Tables holding a route we back up, whoever holds it now.
+    /// Tables holding a managed route that someone else holds, or that we hold as backup.
     tables: Vec<String>,
     /// When a route held back by `preempt_delay` may be taken.
     preempt_in: Option<Duration>,
+    /// When the first route held down by flap damping may be written again.
+    held_until: Option<tokio::time::Instant>,
 }
 
 /// One reconcile round. Returns the outcome and what to watch.
@@ -441,6 +449,7 @@ async fn round(
     board: &mut Board,
     mode: Mode,
     last_plan: &mut String,
+    damper: &mut Damper,
 ) -> (RoundOutcome, Watch) {
     let snapshot = match ctx.observe().await {
         Ok(s) => s,
@@ -454,7 +463,17 @@ async fn round(
     let mut watch: Vec<String> = p
         .items
         .iter()
-        .filter(|i| i.spec(&ctx.config).is_some_and(|s| s.if_unhealthy) && i.current.is_some())
+        .filter(|i| {
+            use crate::routes::decide::Reason::{AlreadyOurs, OursButUnhealthy, OursUnhealthyNeverDelete};
+            let ours = matches!(
+                i.decision.reason,
+                AlreadyOurs | OursButUnhealthy | OursUnhealthyNeverDelete
+            );
+            let backup = i.spec(&ctx.config).is_some_and(|s| s.if_unhealthy);
+            // Held by someone else (we may need to act when they fail or we recover), or
+            // held by us as a backup (the primary will take it back).
+            i.current.is_some() && (!ours || backup)
+        })
         .map(|i| i.table_id.clone())
         .collect();
     watch.sort();
@@ -466,29 +485,77 @@ async fn round(
         .filter_map(|i| i.spec(&ctx.config)?.healthcheck.as_deref())
         .map(|h| ctx.config.preempt_delay.saturating_sub(board.healthy_for(h)) + Duration::from_millis(10))
         .min();
+    let (outcome, held_until) = round_apply(ctx, mode, last_plan, p, damper).await;
     let watch = Watch {
         tables: watch,
         preempt_in,
+        held_until: held_until.map(tokio::time::Instant::from_std),
     };
-    (round_apply(ctx, mode, last_plan, &p).await, watch)
+    (outcome, watch)
 }
 
 /// Applies a round's plan, or with `-noop` prints it when it differs from the last one.
-async fn round_apply(ctx: &Context, mode: Mode, last_plan: &mut String, p: &Plan) -> RoundOutcome {
+/// Changes to routes that are held down are deferred; returns when the first may go.
+async fn round_apply(
+    ctx: &Context,
+    mode: Mode,
+    last_plan: &mut String,
+    mut p: Plan,
+    damper: &mut Damper,
+) -> (RoundOutcome, Option<std::time::Instant>) {
     if mode.noop {
         let text = p.to_string();
         if text != *last_plan {
-            print_plan(p);
+            print_plan(&p);
             *last_plan = text;
         }
-        return RoundOutcome::Stable;
+        return (RoundOutcome::Stable, None);
     }
-    let applied = apply(&ctx.ec2, &ctx.config, p, &ctx.me, &ctx.identity.vpc_id).await;
-    if applied.iter().any(|a| a.result.is_err() && !a.raced) {
+    let now = std::time::Instant::now();
+    let mut held: Option<std::time::Instant> = None;
+    p.items.retain(|i| {
+        if !i.decision.action.is_change() {
+            return true;
+        }
+        match damper.held_until(&i.table_id, &i.cidr, now) {
+            Some(until) => {
+                tracing::debug!(route_table = %i.table_id, cidr = %i.cidr, action = i.decision.action.verb(),
+                    wait_ms = until.saturating_duration_since(now).as_millis() as u64, "route held down; deferring");
+                held = Some(held.map_or(until, |h| h.min(until)));
+                false
+            }
+            None => true,
+        }
+    });
+    let applied = apply(&ctx.ec2, &ctx.config, &p, &ctx.me, &ctx.identity.vpc_id).await;
+    for a in applied.iter().filter(|a| a.result.is_ok()) {
+        let took_from = match (&a.item.decision.action, &a.item.current) {
+            (Action::Replace { .. }, Some(holder)) => Some(
+                a.item
+                    .holder_instance
+                    .clone()
+                    .unwrap_or_else(|| holder.to_string()),
+            ),
+            _ => None,
+        };
+        if let Some(c) = damper.record(
+            &a.item.table_id,
+            &a.item.cidr,
+            took_from.as_deref(),
+            std::time::Instant::now(),
+        ) {
+            tracing::warn!(route_table = %a.item.table_id, cidr = %a.item.cidr, us = %ctx.me.instance_id,
+                other = %c.peer, contests = c.count, hold_s = c.hold.as_secs_f64(),
+                "two routers both act as primary for this route and keep taking it from each other; \
+                 backing off — give one of them if_unhealthy: true");
+        }
+    }
+    let outcome = if applied.iter().any(|a| a.result.is_err() && !a.raced) {
         RoundOutcome::Failed
     } else if applied.is_empty() {
         RoundOutcome::Stable
     } else {
         RoundOutcome::Changed
-    }
+    };
+    (outcome, held)
 }

@@ -402,3 +402,49 @@ async fn preempt_delay_holds_failback_off() {
     );
     accept.abort();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_primaries_for_one_route_back_off_and_say_so() {
+    let moto = Moto::start();
+    let ec2 = vpc::client(&moto.url());
+    let vpc = vpc::build(&ec2, "contest", 0).await;
+    let imds: Vec<FakeImds> = (0..2).map(|i| FakeImds::start(&vpc.metadata(i))).collect();
+    let service = support::services::tcp("", true).await;
+    let proxy = support::proxy::Proxy::start(moto.url(), 100).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Misconfigured: both routers claim eu-west-1a's table as primary (and both back up
+    // eu-west-1b's, so both keep looking every fast_poll).
+    let cfg = dir.path().join("both.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "fast_poll: 500ms\nhealthchecks:\n  service: {{type: tcp, destination: 127.0.0.1, rise: 1, every: 200ms, config: {{port: {}}}}}\nroutetables:\n  a:\n    find: {{type: by_tag, config: {{key: az, value: eu-west-1a}}}}\n    manage_routes: [{{cidr: 192.168.1.1/32, healthcheck: service}}]\n  b:\n    find: {{type: by_tag, config: {{key: az, value: eu-west-1b}}}}\n    manage_routes: [{{cidr: 192.168.1.1/32, healthcheck: service, if_unhealthy: true}}]\n",
+            service.addr.port()
+        ),
+    )
+    .expect("write");
+    let mut da = Daemon::start(&proxy.url(), &imds[0], &cfg, &[]);
+    let mut db = Daemon::start(&proxy.url(), &imds[1], &cfg, &[]);
+    let window = Duration::from_secs(20);
+    tokio::time::sleep(window).await;
+    da.assert_running();
+    db.assert_running();
+    let writes = proxy.count("ReplaceRoute") + proxy.count("CreateRoute");
+    // Without damping each would retake eu-west-1a's route every fast poll (about 40 writes
+    // in 20 s); with exponential back-off from 2 s it is a handful (plus eu-west-1b's one).
+    assert!(
+        writes <= 14,
+        "{writes} route writes in {window:?}: {:?}",
+        proxy.actions
+    );
+    let logs = format!("{}\n{}", da.output(), db.output());
+    assert!(
+        logs.contains("two routers both act as primary for this route"),
+        "{logs}"
+    );
+    let (ia, ib) = (&vpc.routers[0].instance_id, &vpc.routers[1].instance_id);
+    assert!(
+        logs.contains(&format!("us={ia} other={ib}")) || logs.contains(&format!("us={ib} other={ia}")),
+        "{logs}"
+    );
+}

@@ -397,6 +397,7 @@ async fn a_withdrawal_never_deletes_a_route_a_backup_has_taken() {
                 instance_id: Some(a.instance_id.clone()),
                 eni_id: Some(a.eni_id.clone()),
             }),
+            holder_instance: Some(a.instance_id.clone()),
             decision: Decision {
                 action: Action::Delete,
                 reason: Reason::OursButUnhealthy,
@@ -509,6 +510,7 @@ async fn a_takeover_of_a_route_withdrawn_meanwhile_creates_it() {
                 instance_id: Some(a.instance_id.clone()),
                 eni_id: Some(a.eni_id.clone()),
             }),
+            holder_instance: Some(a.instance_id.clone()),
             decision: Decision {
                 action: Action::Replace {
                     to: Target::Interface(b.eni_id.clone()),

@@ -126,6 +126,7 @@ impl Config {
         let fast = self.fast_poll.map_or("off".to_owned(), display_duration);
         let _ = writeln!(out, "fast_poll: {fast} (while we back up a route)");
         let _ = writeln!(out, "preempt_delay: {}", display_duration(self.preempt_delay));
+        let _ = writeln!(out, "hold_down: {}", display_duration(self.hold_down));
         let _ = writeln!(out, "ec2_calls_per_second: {}", self.ec2_calls_per_second);
         let _ = writeln!(out, "health checks ({}):", self.healthchecks.len());
         for hc in self.healthchecks.values() {

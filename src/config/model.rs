@@ -21,6 +21,9 @@ pub struct Config {
     /// How long a primary's check must have been healthy before it takes a route back from
     /// a peer (failback), for stability. Zero: at once.
     pub preempt_delay: Duration,
+    /// After writing a route, leave it alone this long (flap damping). Zero: no hold-down;
+    /// contested routes back off regardless.
+    pub hold_down: Duration,
     /// The EC2 request budget all of the daemon's calls share.
     pub ec2_calls_per_second: u32,
     /// Checks of services on this instance, by name.

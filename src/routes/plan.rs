@@ -50,6 +50,8 @@ pub struct PlanItem {
     pub cidr: IpNet,
     /// What the route points at now, if it exists.
     pub current: Option<RouteHolder>,
+    /// The instance behind `current`, when it is (or was) an instance EC2 told us about.
+    pub holder_instance: Option<String>,
     pub decision: Decision,
 }
 
@@ -148,6 +150,7 @@ pub fn plan(config: &Config, snapshot: &Snapshot, me: &Me, health: &dyn HealthVi
                     table_id: table.id.clone(),
                     cidr: spec.cidr,
                     current: current.map(|r| r.target.clone()),
+                    holder_instance: current.and_then(|r| snapshot.holder_instance(&r.target)),
                     decision,
                 });
             }

@@ -30,6 +30,7 @@ const TOP_KEYS: &[&str] = &[
     "poll_time",
     "fast_poll",
     "preempt_delay",
+    "hold_down",
     "ec2_calls_per_second",
     "healthchecks",
     "remote_healthchecks",
@@ -433,6 +434,11 @@ impl Cx<'_> {
             Some(n) if n.value == Value::Int(0) => Some(Duration::ZERO),
             Some(n) => self.duration(n, "preempt_delay"),
         };
+        let hold_down = match fields.get("hold_down") {
+            None => Some(Duration::ZERO),
+            Some(n) if n.value == Value::Int(0) => Some(Duration::ZERO),
+            Some(n) => self.duration(n, "hold_down"),
+        };
         let ec2_calls_per_second = match fields.get("ec2_calls_per_second") {
             None => Some(DEFAULT_EC2_CALLS_PER_SECOND),
             Some(n) => self
@@ -509,6 +515,7 @@ impl Cx<'_> {
             poll_time: poll_time?,
             fast_poll: fast_poll?,
             preempt_delay: preempt_delay?,
+            hold_down: hold_down?,
             ec2_calls_per_second: ec2_calls_per_second?,
             healthchecks,
             remote_healthchecks,
