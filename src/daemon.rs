@@ -65,12 +65,21 @@ pub struct Context {
 
 impl Context {
     /// Connects to EC2 and runs the router check.
-    pub async fn new(config: Config, identity: Identity) -> Result<Context, String> {
+    /// With `persist` (the daemon), an EC2 failure during the router check is retried every
+    /// [`RETRY_AFTER`] until it succeeds; a definite answer (no such instance, no routing
+    /// interface) still fails at once. Without it (`-oneshot`), any failure is returned.
+    pub async fn new(config: Config, identity: Identity, persist: bool) -> Result<Context, String> {
         let ec2 = Ec2::from_env(&identity.region, config.ec2_calls_per_second).await;
-        let me = ec2
-            .router_interface(&identity.instance_id)
-            .await
-            .map_err(|e| e.to_string())?;
+        let me = loop {
+            match ec2.router_interface(&identity.instance_id).await {
+                Ok(me) => break me,
+                Err(crate::ec2::router::RouterError::Ec2(e)) if persist => {
+                    tracing::error!(error = %e, "cannot run the router check yet; retrying");
+                    tokio::time::sleep(RETRY_AFTER).await;
+                }
+                Err(e) => return Err(e.to_string()),
+            }
+        };
         let managed = config
             .routetables
             .values()

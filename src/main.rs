@@ -78,7 +78,7 @@ async fn run(flags: Flags) -> i32 {
         // Unreachable: identity is fetched whenever --check is not given.
         return exit::FAILURE;
     };
-    let ctx = match Context::new(loaded.config, identity).await {
+    let ctx = match Context::new(loaded.config, identity, !flags.oneshot).await {
         Ok(c) => c,
         Err(e) => {
             eprintln!("awsnycast: {e}");

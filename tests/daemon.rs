@@ -448,3 +448,50 @@ async fn two_primaries_for_one_route_back_off_and_say_so() {
         "{logs}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn throttling_for_a_while_is_ridden_out_without_extra_writes() {
+    let moto = Moto::start();
+    let ec2 = vpc::client(&moto.url());
+    let vpc = vpc::build(&ec2, "throttle", 0).await;
+    let imds = FakeImds::start(&vpc.metadata(0));
+    let service = support::services::tcp("", true).await;
+    let proxy = support::proxy::Proxy::start(moto.url(), 100).await;
+    // EC2 refuses the next 40 requests: start-up and the first rounds all hit it.
+    proxy.throttle.store(40, std::sync::atomic::Ordering::SeqCst);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = config(dir.path(), "a", service.addr.port());
+    let mut daemon = Daemon::start(&proxy.url(), &imds, &cfg, &[]);
+    let a = vpc.routers[0].eni_id.as_str();
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        daemon.assert_running();
+        let got = [
+            target(&ec2, &vpc.private_tables[0]).await,
+            target(&ec2, &vpc.private_tables[1]).await,
+        ];
+        if got[0].as_deref() == Some(a) && got[1].as_deref() == Some(a) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "never converged: {got:?}\n{}",
+            daemon.output()
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert_eq!(proxy.count("throttled"), 40, "{:?}", proxy.actions);
+    // Let a few more rounds run: nothing flips.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(proxy.count("CreateRoute"), 2, "{:?}", proxy.actions);
+    assert_eq!(
+        proxy.count("ReplaceRoute") + proxy.count("DeleteRoute"),
+        0,
+        "{:?}",
+        proxy.actions
+    );
+    let out = daemon.output();
+    assert!(out.contains("EC2 is throttling; backing off"), "{out}");
+    assert!(!out.contains("panicked"), "{out}");
+    assert_eq!(daemon.terminate(), Some(0));
+}
