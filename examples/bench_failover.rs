@@ -51,7 +51,7 @@ async fn bench(runs: usize) -> Result<(), String> {
     let mut rest_rate = None;
     let mut rss = Vec::new();
     for n in 1..=runs {
-        let mut s = Scenario::start("", true).await?;
+        let mut s = Scenario::start("", true, 0).await?;
         s.settle(0, 0).await?;
         s.settle(1, 1).await?;
 

@@ -53,7 +53,7 @@ impl Clock {
 async fn story() -> Result<(), String> {
     let clock = Clock(Instant::now());
     clock.say("starting the EC2 emulator (moto) on loopback, the README's VPC, and the routers");
-    let mut s = Scenario::start("", false).await?;
+    let mut s = Scenario::start("", false, 0).await?;
     let (ta, tb) = (s.table(0), s.table(1));
     clock.say(format!(
         "built VPC {}: private route tables {ta} (eu-west-1a) and {tb} (eu-west-1b)",

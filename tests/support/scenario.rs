@@ -215,10 +215,12 @@ pub struct Scenario {
 
 impl Scenario {
     /// Builds everything and starts both daemons (through a counting proxy if `proxied`).
-    pub async fn start(extra_config: &str, proxied: bool) -> Result<Scenario, String> {
+    /// The VPC is 10.`octet`.0.0/16: scenarios that run at once need different octets,
+    /// since their routers' addresses are routed into namespaces on this machine.
+    pub async fn start(extra_config: &str, proxied: bool, octet: u8) -> Result<Scenario, String> {
         let moto = Moto::start();
         let ec2 = vpc::client(&moto.url());
-        let net = vpc::build(&ec2, "scenario", 0).await;
+        let net = vpc::build(&ec2, "scenario", octet).await;
         let mut services = Vec::new();
         let mut imds = Vec::new();
         for (i, r) in net.routers.iter().enumerate() {
