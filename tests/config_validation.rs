@@ -552,19 +552,19 @@ fn every_shipped_example_is_valid() {
     assert!(seen >= 2, "expected the shipped examples in {}", dir.display());
 }
 
+/// The base config with `line` added at the top level.
+fn with(line: &str) -> Result<awsnycast::config::Loaded, ConfigErrors> {
+    load(
+        &BASE
+            .replace("{HC}", "")
+            .replace("{ROUTE}", "")
+            .replacen("\n", &format!("\n{line}\n"), 1),
+    )
+}
+
 #[test]
 fn fast_poll_defaults_parses_and_turns_off() {
-    let with = |line: &str| {
-        load(
-            &BASE
-                .replace("{HC}", "")
-                .replace("{ROUTE}", "")
-                .replacen("\n", &format!("\n{line}\n"), 1),
-        )
-    };
-    let cfg = load(&BASE.replace("{HC}", "").replace("{ROUTE}", ""))
-        .unwrap_or_else(|e| panic!("{e}"))
-        .config;
+    let cfg = with("").unwrap_or_else(|e| panic!("{e}")).config;
     assert_eq!(cfg.fast_poll, Some(std::time::Duration::from_secs(5)));
     let cfg = with("fast_poll: 500ms").unwrap_or_else(|e| panic!("{e}")).config;
     assert_eq!(cfg.fast_poll, Some(std::time::Duration::from_millis(500)));
@@ -583,17 +583,7 @@ fn fast_poll_defaults_parses_and_turns_off() {
 
 #[test]
 fn preempt_delay_and_ec2_budget() {
-    let with = |line: &str| {
-        load(
-            &BASE
-                .replace("{HC}", "")
-                .replace("{ROUTE}", "")
-                .replacen("\n", &format!("\n{line}\n"), 1),
-        )
-    };
-    let cfg = load(&BASE.replace("{HC}", "").replace("{ROUTE}", ""))
-        .unwrap_or_else(|e| panic!("{e}"))
-        .config;
+    let cfg = with("").unwrap_or_else(|e| panic!("{e}")).config;
     assert_eq!(
         (cfg.preempt_delay, cfg.ec2_calls_per_second),
         (std::time::Duration::ZERO, 5)

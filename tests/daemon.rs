@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 
 use support::daemon::Daemon;
 use support::imds::FakeImds;
-use support::moto::Moto;
 use support::vpc::{self, Vpc};
 
 fn config(dir: &std::path::Path, az: &str, port: u16) -> std::path::PathBuf {
@@ -90,9 +89,7 @@ async fn wait_for(
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_failing_check_withdraws_and_recovery_reclaims() {
-    let moto = Moto::start();
-    let ec2 = vpc::client(&moto.url());
-    let vpc = vpc::build(&ec2, "daemon", 0).await;
+    let (moto, ec2, vpc) = vpc::emulated("daemon").await;
     let imds = FakeImds::start(&vpc.metadata(0));
     let service = support::services::tcp("", true).await;
     let port = service.addr.port();
@@ -161,9 +158,7 @@ async fn a_failing_check_withdraws_and_recovery_reclaims() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn noop_daemon_prints_plans_and_changes_nothing() {
-    let moto = Moto::start();
-    let ec2 = vpc::client(&moto.url());
-    let vpc = vpc::build(&ec2, "noop", 0).await;
+    let (moto, ec2, vpc) = vpc::emulated("noop").await;
     let imds = FakeImds::start(&vpc.metadata(0));
     let service = support::services::tcp("", true).await;
     let dir = tempfile::tempdir().expect("tempdir");
@@ -205,9 +200,7 @@ async fn noop_daemon_prints_plans_and_changes_nothing() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn oneshot_can_wait_for_real_health() {
-    let moto = Moto::start();
-    let ec2 = vpc::client(&moto.url());
-    let vpc = vpc::build(&ec2, "wait", 0).await;
+    let (moto, ec2, vpc) = vpc::emulated("wait").await;
     let imds = FakeImds::start(&vpc.metadata(0));
     // A port with nothing listening: the check fails.
     let closed = std::net::TcpListener::bind("127.0.0.1:0")
@@ -263,9 +256,7 @@ async fn oneshot_can_wait_for_real_health() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_dead_primary_is_noticed_by_fast_poll_without_a_remote_check() {
-    let moto = Moto::start();
-    let ec2 = vpc::client(&moto.url());
-    let vpc = vpc::build(&ec2, "fast", 0).await;
+    let (moto, ec2, vpc) = vpc::emulated("fast").await;
     let imds: Vec<FakeImds> = (0..2).map(|i| FakeImds::start(&vpc.metadata(i))).collect();
     let services = [
         support::services::tcp("", true).await,
@@ -340,9 +331,7 @@ async fn a_dead_primary_is_noticed_by_fast_poll_without_a_remote_check() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn preempt_delay_holds_failback_off() {
-    let moto = Moto::start();
-    let ec2 = vpc::client(&moto.url());
-    let vpc = vpc::build(&ec2, "preempt", 0).await;
+    let (moto, ec2, vpc) = vpc::emulated("preempt").await;
     let imds: Vec<FakeImds> = (0..2).map(|i| FakeImds::start(&vpc.metadata(i))).collect();
     let service_a = support::services::tcp("", true).await;
     let port_a = service_a.addr.port();
@@ -405,9 +394,7 @@ async fn preempt_delay_holds_failback_off() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn two_primaries_for_one_route_back_off_and_say_so() {
-    let moto = Moto::start();
-    let ec2 = vpc::client(&moto.url());
-    let vpc = vpc::build(&ec2, "contest", 0).await;
+    let (moto, _ec2, vpc) = vpc::emulated("contest").await;
     let imds: Vec<FakeImds> = (0..2).map(|i| FakeImds::start(&vpc.metadata(i))).collect();
     let service = support::services::tcp("", true).await;
     let proxy = support::proxy::Proxy::start(moto.url(), 100).await;
@@ -451,9 +438,7 @@ async fn two_primaries_for_one_route_back_off_and_say_so() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn throttling_for_a_while_is_ridden_out_without_extra_writes() {
-    let moto = Moto::start();
-    let ec2 = vpc::client(&moto.url());
-    let vpc = vpc::build(&ec2, "throttle", 0).await;
+    let (moto, ec2, vpc) = vpc::emulated("throttle").await;
     let imds = FakeImds::start(&vpc.metadata(0));
     let service = support::services::tcp("", true).await;
     let proxy = support::proxy::Proxy::start(moto.url(), 100).await;

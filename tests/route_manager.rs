@@ -18,9 +18,7 @@ struct World {
 }
 
 async fn world() -> World {
-    let moto = Moto::start();
-    let ec2 = vpc::client(&moto.url());
-    let vpc = vpc::build(&ec2, "rm", 0).await;
+    let (moto, ec2, vpc) = vpc::emulated("rm").await;
     let imds = (0..2).map(|i| FakeImds::start(&vpc.metadata(i))).collect();
     World { moto, ec2, vpc, imds }
 }

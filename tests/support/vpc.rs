@@ -215,6 +215,14 @@ pub async fn build(ec2: &Client, name: &str, second_octet: u8) -> Vpc {
     }
 }
 
+/// A fresh emulator with the README's VPC built in it, and a client for it.
+pub async fn emulated(name: &str) -> (super::moto::Moto, Client, Vpc) {
+    let moto = super::moto::Moto::start();
+    let ec2 = client(&moto.url());
+    let vpc = build(&ec2, name, 0).await;
+    (moto, ec2, vpc)
+}
+
 /// Route tables of a VPC whose tags match, for assertions.
 pub async fn tables_tagged(ec2: &Client, vpc_id: &str, key: &str, value: &str) -> Vec<String> {
     ec2.describe_route_tables()
