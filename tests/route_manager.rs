@@ -524,3 +524,71 @@ async fn a_takeover_of_a_route_withdrawn_meanwhile_creates_it() {
     assert!(applied[0].result.is_ok(), "{applied:?}");
     assert_eq!(w.target(&table, "192.168.1.1/32").await, w.eni(1));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn syslog_receives_the_log() {
+    use std::os::unix::net::UnixDatagram;
+    let w = world().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sock_path = dir.path().join("log");
+    let sock = UnixDatagram::bind(&sock_path).expect("bind a syslog socket");
+    sock.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .expect("timeout");
+    // The daemon logs to /dev/log; give it ours in a private mount namespace. A bind mount
+    // needs something at /dev/log to cover: create an empty file if there is nothing there,
+    // and remove it afterwards.
+    let dev_log = std::path::Path::new("/dev/log");
+    let created = !dev_log.exists();
+    if created {
+        std::fs::File::create(dev_log).expect("create /dev/log as a mount point (tests run as root)");
+    }
+    let out = std::process::Command::new("unshare")
+        .args([
+            "--mount",
+            "--propagation",
+            "private",
+            "sh",
+            "-c",
+            "mount --bind \"$0\" /dev/log && exec \"$@\"",
+        ])
+        .arg(&sock_path)
+        .arg(support::binary())
+        .args(["-syslog", "-oneshot", "-noop", "-f"])
+        .arg(support::repo().join("examples/awsnycast.yaml"))
+        .envs(vpc::daemon_env(&w.moto.url()))
+        .env("AWS_EC2_METADATA_SERVICE_ENDPOINT", w.imds[0].url())
+        .output()
+        .expect("run unshare");
+    if created {
+        let _ = std::fs::remove_file(dev_log);
+    }
+    let (stdout, stderr) = support::text(&out);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(
+        !stderr.contains("routes will point at this interface"),
+        "logs went to stderr: {stderr}"
+    );
+    let mut buf = vec![0u8; 8192];
+    let mut got = Vec::new();
+    while let Ok(n) = sock.recv(&mut buf) {
+        let line = String::from_utf8_lossy(&buf[..n]).into_owned();
+        let done = line.contains("routes will point at this interface");
+        got.push(line);
+        if done {
+            break;
+        }
+    }
+    let line = got
+        .iter()
+        .find(|l| l.contains("routes will point at this interface"));
+    let line = line.unwrap_or_else(|| panic!("no such syslog message; got {got:?}"));
+    // "<29>Nov 22 20:00:00 awsnycast[1234]: ..." — the facility is daemon (3).
+    let pri: u32 = line
+        .strip_prefix('<')
+        .and_then(|l| l.split_once('>'))
+        .and_then(|(p, _)| p.parse().ok())
+        .unwrap_or_else(|| panic!("no syslog priority in {line}"));
+    assert_eq!(pri / 8, 3, "facility daemon expected: {line}");
+    assert!(line.contains("awsnycast["), "{line}");
+    assert!(line.contains(&w.vpc.routers[0].eni_id), "{line}");
+}
