@@ -15,56 +15,12 @@ fn load(text: &str) {
     }
 }
 
-const KEYS: &[&str] = &[
-    "poll_time",
-    "healthchecks",
-    "remote_healthchecks",
-    "routetables",
-    "type",
-    "destination",
-    "rise",
-    "fall",
-    "every",
-    "timeout",
-    "config",
-    "run_on_healthy",
-    "run_on_unhealthy",
-    "port",
-    "send",
-    "expect",
-    "ssl",
-    "cert",
-    "certPath",
-    "skipVerify",
-    "serverName",
-    "scheme",
-    "path",
-    "method",
-    "expect_status",
-    "expect_body",
-    "host",
-    "command",
-    "arguments",
-    "find",
-    "manage_routes",
-    "not",
-    "no_results_ok",
-    "filters",
-    "key",
-    "value",
-    "regexp",
-    "subnet_id",
-    "cidr",
-    "instance",
-    "healthcheck",
-    "remote_healthcheck",
-    "if_unhealthy",
-    "never_delete",
-    "run_before_replace_route",
-    "public",
-    "a",
-    "b",
-];
+/// The real key vocabulary, plus names used as health check and route table names.
+fn keys() -> Vec<&'static str> {
+    let mut k = awsnycast::config::vocabulary();
+    k.extend(["public", "a", "b"]);
+    k
+}
 
 const SCALARS: &[&str] = &[
     "ping",
@@ -125,7 +81,7 @@ fn tree() -> impl Strategy<Value = Tree> {
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..4).prop_map(Tree::List),
             prop::collection::vec(
-                (proptest::sample::select(KEYS).prop_map(str::to_string), inner),
+                (proptest::sample::select(keys()).prop_map(str::to_string), inner),
                 0..6
             )
             .prop_map(Tree::Map),

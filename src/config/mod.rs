@@ -19,6 +19,7 @@ pub use duration::display as display_duration;
 pub use interpolate::{IDENTITY_VARS, Vars};
 pub use model::*;
 pub use problem::{ConfigErrors, Problem};
+pub use validate::vocabulary;
 pub use yaml::Mark;
 
 /// A parsed (not yet validated) config file.

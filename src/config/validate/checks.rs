@@ -8,7 +8,7 @@ use super::super::problem::did_you_mean;
 use super::super::yaml::{Key, Node, Value};
 use super::{Cx, Fields, child, settled};
 
-const CHECK_KEYS: &[&str] = &[
+pub(super) const CHECK_KEYS: &[&str] = &[
     "type",
     "destination",
     "rise",
@@ -19,7 +19,7 @@ const CHECK_KEYS: &[&str] = &[
     "run_on_healthy",
     "run_on_unhealthy",
 ];
-const TCP_KEYS: &[&str] = &[
+pub(super) const TCP_KEYS: &[&str] = &[
     "port",
     "send",
     "expect",
@@ -29,7 +29,7 @@ const TCP_KEYS: &[&str] = &[
     "skipVerify",
     "serverName",
 ];
-const HTTP_KEYS: &[&str] = &[
+pub(super) const HTTP_KEYS: &[&str] = &[
     "port",
     "scheme",
     "path",
@@ -43,8 +43,8 @@ const HTTP_KEYS: &[&str] = &[
     "skipVerify",
     "serverName",
 ];
-const COMMAND_KEYS: &[&str] = &["command", "arguments"];
-const CHECK_TYPES: &[&str] = &["ping", "tcp", "http", "command"];
+pub(super) const COMMAND_KEYS: &[&str] = &["command", "arguments"];
+pub(super) const CHECK_TYPES: &[&str] = &["ping", "tcp", "http", "command"];
 
 impl Cx<'_> {
     // ---- health checks --------------------------------------------------------------

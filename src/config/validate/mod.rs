@@ -37,6 +37,29 @@ const TOP_KEYS: &[&str] = &[
     "routetables",
 ];
 
+/// Every key and type name the file format knows, for tools and tests (the fuzzer draws
+/// documents from it).
+pub fn vocabulary() -> Vec<&'static str> {
+    let lists: [&[&str]; 12] = [
+        TOP_KEYS,
+        checks::CHECK_KEYS,
+        checks::TCP_KEYS,
+        checks::HTTP_KEYS,
+        checks::COMMAND_KEYS,
+        checks::CHECK_TYPES,
+        tables::TABLE_KEYS,
+        tables::FIND_KEYS,
+        tables::FINDER_TYPES,
+        tables::ROUTE_KEYS,
+        &["filters", "key", "value", "regexp", "subnet_id", "cidr"],
+        &["SELF", "off"],
+    ];
+    let mut out: Vec<&'static str> = lists.into_iter().flatten().copied().collect();
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
 /// How often a daemon that backs up a route reconciles between polls, unless configured.
 const DEFAULT_FAST_POLL: Duration = Duration::from_secs(5);
 

@@ -7,9 +7,9 @@ use super::super::problem::did_you_mean;
 use super::super::yaml::{Node, Value};
 use super::{Cx, Fields, child, settled};
 
-const TABLE_KEYS: &[&str] = &["find", "manage_routes"];
-const FIND_KEYS: &[&str] = &["type", "not", "no_results_ok", "config"];
-const FINDER_TYPES: &[&str] = &[
+pub(super) const TABLE_KEYS: &[&str] = &["find", "manage_routes"];
+pub(super) const FIND_KEYS: &[&str] = &["type", "not", "no_results_ok", "config"];
+pub(super) const FINDER_TYPES: &[&str] = &[
     "by_tag",
     "by_tag_regexp",
     "and",
@@ -18,7 +18,7 @@ const FINDER_TYPES: &[&str] = &[
     "subnet",
     "has_route_to",
 ];
-const ROUTE_KEYS: &[&str] = &[
+pub(super) const ROUTE_KEYS: &[&str] = &[
     "cidr",
     "instance",
     "healthcheck",
