@@ -8,7 +8,6 @@ use std::error::Error as StdError;
 use std::future::Future;
 use std::num::NonZeroU32;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use aws_config::BehaviorVersion;
@@ -28,12 +27,11 @@ pub struct Ec2Error {
     pub message: String,
 }
 
-/// A rate-limited EC2 client. Cheap to clone; clones share the limiter and the call count.
+/// A rate-limited EC2 client. Cheap to clone; clones share the limiter.
 #[derive(Clone)]
 pub struct Ec2 {
     pub(crate) sdk: aws_sdk_ec2::Client,
     limiter: Arc<DefaultDirectRateLimiter>,
-    calls: Arc<AtomicU64>,
 }
 
 impl Ec2 {
@@ -55,13 +53,7 @@ impl Ec2 {
         Ec2 {
             sdk,
             limiter: Arc::new(RateLimiter::direct(Quota::per_second(rate))),
-            calls: Arc::new(AtomicU64::new(0)),
         }
-    }
-
-    /// EC2 requests sent so far (each attempt counts).
-    pub fn calls(&self) -> u64 {
-        self.calls.load(Ordering::Relaxed)
     }
 
     /// Sends one request through the limiter, backing off with jitter while EC2 throttles.
@@ -104,7 +96,6 @@ impl Ec2 {
             if attempt > 0 {
                 self.limiter.until_ready().await;
             }
-            self.calls.fetch_add(1, Ordering::Relaxed);
             match send().await {
                 Ok(v) => return Ok(v),
                 Err(e) => {

@@ -59,11 +59,6 @@ impl Running {
         *self.state.borrow()
     }
 
-    /// A receiver that sees every state the check takes.
-    pub fn watch(&self) -> watch::Receiver<Health> {
-        self.state.clone()
-    }
-
     /// Stops the check and waits for its task to end (an in-flight run is abandoned, and a
     /// command check's process group killed).
     pub async fn stop(self) {
