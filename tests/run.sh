@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The project's one test command (README and .ci/run call exactly this).
 # Prepares what the tests need — the pinned EC2 emulator in a project-local venv, root and
-# iproute2 for network-namespace test hosts — then runs
+# iproute2 for network-namespace test hosts, Terraform's offline provider mirror — then runs
 # formatting and lint checks and the whole test suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,6 +16,16 @@ if [ "$(id -u)" != 0 ]; then
 fi
 if ! command -v ip >/dev/null; then
   apt-get update -qq && apt-get install -y -qq iproute2 >/dev/null
+fi
+
+echo "==> checking for Terraform and its offline provider mirror (tests/terraform.rs)"
+if ! command -v terraform >/dev/null; then
+  echo "terraform is not on PATH: the Terraform example's test needs Terraform >= 1.5" >&2
+  exit 1
+fi
+if [ ! -d /opt/tf-plugins/registry.terraform.io/hashicorp/aws ]; then
+  echo "no hashicorp/aws provider in the offline mirror /opt/tf-plugins (tests/terraform/cli.tfrc)" >&2
+  exit 1
 fi
 
 echo "==> cargo fmt --check"

@@ -1,8 +1,8 @@
 //! Interpolation of instance identity and environment into config values, so one file serves
 //! every instance of a fleet.
 //!
-//! - `{{ az }}`, `{{ region }}`, `{{ instance_id }}`, `{{ vpc_id }}`: this instance's identity
-//!   (from IMDS, resolved once at start).
+//! - `{{ az }}`, `{{ region }}`, `{{ instance_id }}`, `{{ vpc_id }}`, `{{ private_ip }}`: this
+//!   instance's identity (from IMDS, resolved once at start).
 //! - `${NAME}` and `${NAME:-default}`: the environment at start.
 //! - `$${` is a literal `${`. Anything else (a lone `$`, `{` or `{{ x` without `}}`) is literal,
 //!   so regexps such as `^a$` need no escaping.
@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 
 /// The identity variables a config may name inside `{{ }}`.
-pub const IDENTITY_VARS: [&str; 4] = ["az", "region", "instance_id", "vpc_id"];
+pub const IDENTITY_VARS: [&str; 5] = ["az", "region", "instance_id", "vpc_id", "private_ip"];
 
 /// The values interpolation draws on.
 #[derive(Debug, Clone, Default)]
@@ -136,8 +136,14 @@ fn env_value(spec: &str, vars: &Vars) -> Result<String, InterpolationError> {
 fn identity_value(name: &str, vars: &Vars) -> Result<String, InterpolationError> {
     if !IDENTITY_VARS.contains(&name) {
         let hint = match super::problem::did_you_mean(name, IDENTITY_VARS) {
-            Some(s) => format!("did you mean {{{{ {s} }}}}? (known: az, region, instance_id, vpc_id)"),
-            None => "known identity variables: az, region, instance_id, vpc_id; use ${NAME} for environment variables".into(),
+            Some(s) => format!(
+                "did you mean {{{{ {s} }}}}? (known: {})",
+                IDENTITY_VARS.join(", ")
+            ),
+            None => format!(
+                "known identity variables: {}; use ${{NAME}} for environment variables",
+                IDENTITY_VARS.join(", ")
+            ),
         };
         return Err(InterpolationError {
             message: format!("unknown variable {{{{ {name} }}}}"),
@@ -167,6 +173,7 @@ mod tests {
         v.identity
             .insert("instance_id".into(), "i-0123456789abcdef0".into());
         v.identity.insert("vpc_id".into(), "vpc-12345678".into());
+        v.identity.insert("private_ip".into(), "10.0.1.10".into());
         v.env.insert("SERVICE_IP".into(), "192.168.1.1".into());
         v
     }
@@ -181,6 +188,7 @@ mod tests {
             ("private-{{ az }}", "private-eu-west-1a"),
             ("{{ region }}/{{ vpc_id }}", "eu-west-1/vpc-12345678"),
             ("{{ instance_id }}", "i-0123456789abcdef0"),
+            ("{{ private_ip }}", "10.0.1.10"),
             ("${SERVICE_IP}/32", "192.168.1.1/32"),
             ("${MISSING:-10.0.0.1}", "10.0.0.1"),
             ("${SERVICE_IP:-x}", "192.168.1.1"),

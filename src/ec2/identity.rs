@@ -96,6 +96,7 @@ impl Identity {
             ("region".to_owned(), self.region.clone()),
             ("instance_id".to_owned(), self.instance_id.clone()),
             ("vpc_id".to_owned(), self.vpc_id.clone()),
+            ("private_ip".to_owned(), self.local_ipv4.to_string()),
         ])
     }
 }

@@ -10,6 +10,7 @@ pub mod netns;
 pub mod proxy;
 pub mod scenario;
 pub mod services;
+pub mod terraform;
 pub mod vpc;
 
 use std::path::PathBuf;

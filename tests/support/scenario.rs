@@ -127,6 +127,11 @@ routetables:
 
 /// Where the service route in `table` points.
 pub async fn holder(ec2: &aws_sdk_ec2::Client, table: &str) -> Result<Option<String>, String> {
+    target(ec2, table, SERVICE).await
+}
+
+/// Where the route to `cidr` in `table` points (interface or instance id).
+pub async fn target(ec2: &aws_sdk_ec2::Client, table: &str, cidr: &str) -> Result<Option<String>, String> {
     let out = ec2
         .describe_route_tables()
         .route_table_ids(table)
@@ -139,7 +144,7 @@ pub async fn holder(ec2: &aws_sdk_ec2::Client, table: &str) -> Result<Option<Str
         .and_then(|t| {
             t.routes()
                 .iter()
-                .find(|r| r.destination_cidr_block() == Some(SERVICE))
+                .find(|r| r.destination_cidr_block() == Some(cidr))
         })
         .and_then(|r| r.network_interface_id().or(r.instance_id()).map(str::to_owned)))
 }
@@ -154,12 +159,24 @@ pub async fn until(
     stable: Duration,
     daemons: &mut [Daemon],
 ) -> Result<(Duration, Duration), String> {
+    until_route(ec2, table, SERVICE, want, stable, daemons).await
+}
+
+/// [`until`] for the route to any `cidr`.
+pub async fn until_route(
+    ec2: &aws_sdk_ec2::Client,
+    table: &str,
+    cidr: &str,
+    want: &str,
+    stable: Duration,
+    daemons: &mut [Daemon],
+) -> Result<(Duration, Duration), String> {
     let start = Instant::now();
     let mut absent = Duration::ZERO;
     let mut reached: Option<(Instant, Duration)> = None;
     let tick = Duration::from_millis(100);
     loop {
-        let now = holder(ec2, table).await?;
+        let now = target(ec2, table, cidr).await?;
         if now.as_deref() == Some(want) {
             let (since, took) = *reached.get_or_insert((Instant::now(), start.elapsed()));
             if since.elapsed() >= stable {
@@ -178,7 +195,7 @@ pub async fn until(
         }
         if start.elapsed() > STEP_TIMEOUT {
             return Err(format!(
-                "{table} did not route {SERVICE} to {want} within {STEP_TIMEOUT:?} (it routes to {now:?})"
+                "{table} did not route {cidr} to {want} within {STEP_TIMEOUT:?} (it routes to {now:?})"
             ));
         }
         tokio::time::sleep(tick).await;
