@@ -31,6 +31,12 @@ const RETRY_AFTER: Duration = Duration::from_secs(5);
 /// holders that appeared.
 const CONFIRM_AFTER: Duration = Duration::from_secs(1);
 
+/// How soon after a round that changed routes a second confirmation follows: a peer that
+/// wrote at the same moment as us may take its decision a little later (a primary taking
+/// back a route we created at start-up), and we must notice it without waiting for
+/// `poll_time` when `fast_poll` is off.
+const CONFIRM_AGAIN_AFTER: Duration = Duration::from_secs(5);
+
 /// What a round came to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum RoundOutcome {
@@ -103,6 +109,12 @@ impl Context {
         self.ec2
             .snapshot(&self.identity.vpc_id, &self.tag_filters, &self.managed, &self.me)
             .await
+    }
+
+    /// Reads EC2 for a round between polls: only the tables the last poll found, by id.
+    async fn observe_tables(&self, ids: &[String]) -> Result<Snapshot, Ec2Error> {
+        let tables = self.ec2.route_tables_with_ids(&self.identity.vpc_id, ids).await?;
+        self.ec2.complete_snapshot(tables, &self.managed, &self.me).await
     }
 
     /// Reads EC2 and plans.
@@ -232,6 +244,8 @@ struct Board {
     local: BTreeMap<String, Running>,
     /// When each healthy local check became healthy (for `preempt_delay`).
     healthy_since: BTreeMap<String, tokio::time::Instant>,
+    /// When each unhealthy local check became unhealthy (for `withdraw_delay`).
+    unhealthy_since: BTreeMap<String, tokio::time::Instant>,
     remote: BTreeMap<(String, String), (IpAddr, Running)>,
     events: mpsc::UnboundedSender<Event>,
 }
@@ -251,6 +265,18 @@ impl HealthView for Board {
             _ => Duration::ZERO,
         }
     }
+    fn unhealthy_for(&self, check: &str) -> Duration {
+        match (self.local(check), self.unhealthy_since.get(check)) {
+            (Health::Unhealthy, Some(since)) => since.elapsed(),
+            _ => Duration::ZERO,
+        }
+    }
+    fn peer_passes(&self, check: &str) -> bool {
+        // Remote checks never run against ourselves, so any healthy one is a peer.
+        self.remote
+            .iter()
+            .any(|((template, _), (_, r))| template == check && r.health() == Health::Healthy)
+    }
 }
 
 impl Board {
@@ -267,6 +293,7 @@ impl Board {
         Ok(Board {
             local,
             healthy_since: BTreeMap::new(),
+            unhealthy_since: BTreeMap::new(),
             remote: BTreeMap::new(),
             events,
         })
@@ -336,14 +363,20 @@ impl Board {
         }
     }
 
-    /// Notes when local checks become healthy.
+    /// Notes when local checks become healthy or unhealthy.
     fn record(&mut self, ev: &Event) {
         if let CheckId::Local(name) = &ev.id {
-            if ev.transition.to == Health::Healthy {
-                self.healthy_since
-                    .insert(name.clone(), tokio::time::Instant::now());
-            } else {
-                self.healthy_since.remove(name);
+            let now = tokio::time::Instant::now();
+            self.healthy_since.remove(name);
+            self.unhealthy_since.remove(name);
+            match ev.transition.to {
+                Health::Healthy => {
+                    self.healthy_since.insert(name.clone(), now);
+                }
+                Health::Unhealthy => {
+                    self.unhealthy_since.insert(name.clone(), now);
+                }
+                Health::Unknown => {}
             }
         }
     }
@@ -380,6 +413,9 @@ pub async fn run(ctx: &Context, mode: Mode) -> i32 {
     let mut poll = tokio::time::interval(ctx.config.poll_time);
     poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut retry: Option<tokio::time::Instant> = None;
+    let mut confirm_again: Option<tokio::time::Instant> = None;
+    // The tables the last full read found: rounds between polls re-read only these.
+    let mut known_tables: Vec<String> = Vec::new();
     // Routes held by a peer, or by us as backup: while there are any, every `fast_poll` is a
     // round (a peer may die, a recovered primary take its route back, or we recover).
     let mut watched: Vec<String> = Vec::new();
@@ -402,18 +438,35 @@ pub async fn run(ctx: &Context, mode: Mode) -> i32 {
                 "health transition"
             }
             _ = sleep_until(retry) => "follow-up",
+            _ = sleep_until(confirm_again) => "second confirmation",
             _ = sleep_until(fast) => "fast poll",
         };
-        tracing::debug!(trigger = why, "reconciling");
-        let (outcome, watch) = round(ctx, &mut board, mode, &mut last_plan, &mut damper).await;
+        // A poll reads every table the finders could match, and forgets what it knew about
+        // interfaces; rounds in between re-read the tables already found, by id.
+        let full = why == "poll" || known_tables.is_empty();
+        tracing::debug!(trigger = why, full, "reconciling");
+        if full {
+            ctx.ec2.forget_interfaces();
+        }
+        let scope = (!full).then_some(known_tables.as_slice());
+        let (outcome, watch) = round(ctx, &mut board, mode, scope, &mut last_plan, &mut damper).await;
         let now = tokio::time::Instant::now();
+        if why == "second confirmation" {
+            confirm_again = None;
+        }
         retry = match outcome {
             RoundOutcome::Stable => None,
-            RoundOutcome::Changed => Some(now + CONFIRM_AFTER),
+            RoundOutcome::Changed => {
+                confirm_again = Some(now + CONFIRM_AGAIN_AFTER);
+                Some(now + CONFIRM_AFTER)
+            }
             RoundOutcome::Failed => Some(now + RETRY_AFTER),
         };
         if outcome != RoundOutcome::Failed {
             watched = watch.tables;
+            if full {
+                known_tables = watch.found;
+            }
         }
         if let Some(wait) = watch.preempt_in {
             // Come back when preempt_delay has passed, to take our route back.
@@ -444,9 +497,12 @@ async fn sleep_until(at: Option<tokio::time::Instant>) {
 /// What a round asks the loop to keep an eye on.
 #[derive(Default)]
 struct Watch {
+    /// Every table a finder selected.
+    found: Vec<String>,
     /// Tables holding a managed route that someone else holds, or that we hold as backup.
     tables: Vec<String>,
-    /// When a route held back by `preempt_delay` may be taken.
+    /// When a route held back by `preempt_delay` may be taken, or one left to a backup
+    /// (`withdraw_delay`) must be withdrawn if the backup has not taken it.
     preempt_in: Option<Duration>,
     /// When the first route held down by flap damping may be written again.
     held_until: Option<tokio::time::Instant>,
@@ -457,10 +513,15 @@ async fn round(
     ctx: &Context,
     board: &mut Board,
     mode: Mode,
+    scope: Option<&[String]>,
     last_plan: &mut String,
     damper: &mut Damper,
 ) -> (RoundOutcome, Watch) {
-    let snapshot = match ctx.observe().await {
+    let observed = match scope {
+        None => ctx.observe().await,
+        Some(ids) => ctx.observe_tables(ids).await,
+    };
+    let snapshot = match observed {
         Ok(s) => s,
         Err(e) => {
             tracing::error!(error = %e, "cannot read route tables; retrying");
@@ -473,10 +534,12 @@ async fn round(
         .items
         .iter()
         .filter(|i| {
-            use crate::routes::decide::Reason::{AlreadyOurs, OursButUnhealthy, OursUnhealthyNeverDelete};
+            use crate::routes::decide::Reason::{
+                AlreadyOurs, AwaitingBackup, OursButUnhealthy, OursUnhealthyNeverDelete,
+            };
             let ours = matches!(
                 i.decision.reason,
-                AlreadyOurs | OursButUnhealthy | OursUnhealthyNeverDelete
+                AlreadyOurs | OursButUnhealthy | OursUnhealthyNeverDelete | AwaitingBackup
             );
             let backup = i.spec(&ctx.config).is_some_and(|s| s.if_unhealthy);
             // Held by someone else (we may need to act when they fail or we recover), or
@@ -494,8 +557,29 @@ async fn round(
         .filter_map(|i| i.spec(&ctx.config)?.healthcheck.as_deref())
         .map(|h| ctx.config.preempt_delay.saturating_sub(board.healthy_for(h)) + Duration::from_millis(10))
         .min();
+    // Routes left to a backup: come back when withdraw_delay has passed, to withdraw them
+    // if the backup has not taken them.
+    let withdraw_in = p
+        .items
+        .iter()
+        .filter(|i| i.decision.reason == crate::routes::decide::Reason::AwaitingBackup)
+        .filter_map(|i| {
+            let spec = i.spec(&ctx.config)?;
+            let delay = crate::routes::plan::withdraw_delay(&ctx.config, spec)?;
+            let failed_for = board.unhealthy_for(spec.healthcheck.as_deref()?);
+            Some(delay.saturating_sub(failed_for) + Duration::from_millis(10))
+        })
+        .min();
+    let preempt_in = match (preempt_in, withdraw_in) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    let mut found: Vec<String> = p.items.iter().map(|i| i.table_id.clone()).collect();
+    found.sort();
+    found.dedup();
     let (outcome, held_until) = round_apply(ctx, mode, last_plan, p, damper).await;
     let watch = Watch {
+        found,
         tables: watch,
         preempt_in,
         held_until: held_until.map(tokio::time::Instant::from_std),

@@ -55,3 +55,53 @@ async fn an_unreachable_primary_is_taken_over_through_the_remote_check() {
         "{log}"
     );
 }
+
+/// The backup's remote check needs fall 4 × 500 ms to see a failure, the primary's own
+/// check fall 2 × 500 ms: the primary always knows first.
+const SLOW_REMOTE_FALL: u32 = 4;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failing_primary_leaves_its_route_to_a_known_healthy_backup_instead_of_deleting_it() {
+    // The primary runs a remote check on the backup (which holds the other AZ's route) and
+    // sees it pass, so it waits (withdraw_delay: auto) for the backup to replace the route.
+    let mut s = Scenario::start_tuned("fast_poll: 1s", SLOW_REMOTE_FALL, true, 22)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    s.settle(0, 0).await.unwrap_or_else(|e| panic!("{e}"));
+    s.settle(1, 1).await.unwrap_or_else(|e| panic!("{e}"));
+
+    // (Start-up may have written routes more than once: both routers claim at first.)
+    let count = |s: &Scenario, action: &str| s.proxy.as_ref().expect("proxied").count(action);
+    let (deletes, replaces) = (count(&s, "DeleteRoute"), count(&s, "ReplaceRoute"));
+    s.services[0].stop();
+    let (_, absent) = s.settle(0, 1).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        count(&s, "DeleteRoute") - deletes,
+        0,
+        "the primary deleted its route"
+    );
+    assert_eq!(absent, Duration::ZERO, "the route was seen absent");
+    assert_eq!(
+        count(&s, "ReplaceRoute") - replaces,
+        1,
+        "the backup replaced the route once"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_withdraw_delay_off_the_primary_withdraws_at_once() {
+    // The same story with the AWSnycast behaviour: the primary, knowing first, deletes its
+    // route and the backup creates it afresh (the contrast that shows the test above is
+    // not passing by luck).
+    let mut s = Scenario::start_tuned("fast_poll: 1s\nwithdraw_delay: off", SLOW_REMOTE_FALL, true, 23)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    s.settle(0, 0).await.unwrap_or_else(|e| panic!("{e}"));
+    s.settle(1, 1).await.unwrap_or_else(|e| panic!("{e}"));
+
+    let deletes = s.proxy.as_ref().expect("proxied").count("DeleteRoute");
+    s.services[0].stop();
+    s.settle(0, 1).await.unwrap_or_else(|e| panic!("{e}"));
+    let deleted = s.proxy.as_ref().expect("proxied").count("DeleteRoute") - deletes;
+    assert_eq!(deleted, 1, "the primary withdraws its route");
+}

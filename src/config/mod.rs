@@ -127,6 +127,14 @@ impl Config {
         let fast = self.fast_poll.map_or("off".to_owned(), display_duration);
         let _ = writeln!(out, "fast_poll: {fast} (while we back up a route)");
         let _ = writeln!(out, "preempt_delay: {}", display_duration(self.preempt_delay));
+        let withdraw = match self.withdraw_delay {
+            WithdrawDelay::Auto => {
+                "auto (the remote check's every × fall + 2s, when a healthy backup is known)".to_owned()
+            }
+            WithdrawDelay::After(d) if d.is_zero() => "off (withdraw at once)".to_owned(),
+            WithdrawDelay::After(d) => format!("{} (when a healthy backup is known)", display_duration(d)),
+        };
+        let _ = writeln!(out, "withdraw_delay: {withdraw}");
         let _ = writeln!(out, "hold_down: {}", display_duration(self.hold_down));
         let _ = writeln!(out, "ec2_calls_per_second: {}", self.ec2_calls_per_second);
         let _ = writeln!(out, "health checks ({}):", self.healthchecks.len());

@@ -21,6 +21,9 @@ pub struct Config {
     /// How long a primary's check must have been healthy before it takes a route back from
     /// a peer (failback), for stability. Zero: at once.
     pub preempt_delay: Duration,
+    /// When our check fails on a route we hold and a healthy backup is known, how long to
+    /// wait for it to take the route over before withdrawing it ourselves.
+    pub withdraw_delay: WithdrawDelay,
     /// After writing a route, leave it alone this long (flap damping). Zero: no hold-down;
     /// contested routes back off regardless.
     pub hold_down: Duration,
@@ -32,6 +35,22 @@ pub struct Config {
     pub remote_healthchecks: BTreeMap<String, Healthcheck>,
     /// Managed route tables, by name.
     pub routetables: BTreeMap<String, RouteTable>,
+}
+
+/// How long a primary whose check failed waits for a known healthy backup to replace its
+/// route (so the route is never absent) before deleting it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WithdrawDelay {
+    /// As long as a backup running the route's remote check needs to see the failure:
+    /// that template's `every × fall`, plus [`WithdrawDelay::SLACK`].
+    Auto,
+    /// This long; zero deletes at once (AWSnycast's behaviour).
+    After(Duration),
+}
+
+impl WithdrawDelay {
+    /// Time for the backup's reconcile round and its write, on top of its detection time.
+    pub const SLACK: Duration = Duration::from_secs(2);
 }
 
 /// One health check (local) or remote health-check template (no destination).

@@ -14,8 +14,9 @@ use aws_config::BehaviorVersion;
 use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 
-/// Attempts on a throttling answer, the SDK's own retries included in each.
-const THROTTLE_ATTEMPTS: u32 = 5;
+/// Attempts of one call while EC2 throttles or fails transiently. The SDK's own retries are
+/// off, so that every request, retries included, goes through the rate limiter.
+const ATTEMPTS: u32 = 5;
 
 /// An EC2 call that failed, after retries.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -32,6 +33,7 @@ pub struct Ec2Error {
 pub struct Ec2 {
     pub(crate) sdk: aws_sdk_ec2::Client,
     limiter: Arc<DefaultDirectRateLimiter>,
+    pub(crate) interface_cache: Arc<std::sync::Mutex<super::observe::InterfaceCache>>,
 }
 
 impl Ec2 {
@@ -43,6 +45,7 @@ impl Ec2 {
             .or_else(aws_sdk_ec2::config::Region::new(fallback_region.to_owned()));
         let shared = aws_config::defaults(BehaviorVersion::latest())
             .region(region)
+            .retry_config(aws_config::retry::RetryConfig::disabled())
             .load()
             .await;
         Ec2::new(aws_sdk_ec2::Client::new(&shared), calls_per_second)
@@ -53,6 +56,7 @@ impl Ec2 {
         Ec2 {
             sdk,
             limiter: Arc::new(RateLimiter::direct(Quota::per_second(rate))),
+            interface_cache: Arc::default(),
         }
     }
 
@@ -80,7 +84,7 @@ impl Ec2 {
     }
 
     /// Sends a request whose budget was already taken (by [`Ec2::call`] or [`Ec2::admit`]);
-    /// retries after throttling wait for the budget again.
+    /// retries after throttling or a transient failure wait for the budget again.
     pub(crate) async fn call_admitted<T, E, F, Fut>(
         &self,
         operation: &'static str,
@@ -101,13 +105,21 @@ impl Ec2 {
                 Err(e) => {
                     let code = e.code().map(str::to_owned);
                     attempt += 1;
-                    if is_throttling(code.as_deref()) && attempt < THROTTLE_ATTEMPTS {
+                    let retry = if is_throttling(code.as_deref()) {
+                        Some("EC2 is throttling; backing off")
+                    } else if is_transient(&e) {
+                        Some("EC2 call failed transiently; retrying")
+                    } else {
+                        None
+                    };
+                    if let Some(what) = retry.filter(|_| attempt < ATTEMPTS) {
                         let delay = backoff(attempt);
                         tracing::warn!(
                             operation,
                             attempt,
+                            code = code.as_deref().unwrap_or("-"),
                             delay_ms = delay.as_millis() as u64,
-                            "EC2 is throttling; backing off"
+                            "{what}"
                         );
                         tokio::time::sleep(delay).await;
                         continue;
@@ -132,6 +144,21 @@ fn is_throttling(code: Option<&str>) -> bool {
         code,
         Some("RequestLimitExceeded" | "Throttling" | "ThrottlingException" | "TooManyRequestsException")
     )
+}
+
+/// Failures worth another attempt: no answer (connection, timeout, unreadable response)
+/// or a server-side error (5xx).
+fn is_transient<E: ProvideErrorMetadata>(e: &SdkError<E, aws_sdk_ec2::config::http::HttpResponse>) -> bool {
+    match e {
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => true,
+        SdkError::ServiceError(s) => {
+            matches!(
+                s.err().code(),
+                Some("InternalError" | "InternalFailure" | "ServiceUnavailable" | "Unavailable")
+            ) || s.raw().status().is_server_error()
+        }
+        _ => false,
+    }
 }
 
 /// Exponential backoff with full jitter: up to 0.5 s, 1 s, 2 s, 4 s.

@@ -1,12 +1,14 @@
 //! Observing: EC2's answers turned into a [`Snapshot`] for the decision code.
 //!
 //! One DescribeRouteTables per poll (filtered server-side to our VPC and to the tags every
-//! finder requires, following pagination), then — only for routes held by other instances —
-//! DescribeNetworkInterfaces (interfaces to instances and addresses, at most two calls) and
-//! one DescribeInstanceStatus (state and status checks). The conversions from SDK types are
-//! pure functions.
+//! finder requires, following pagination; or by id, for the tables a poll found), then —
+//! only for routes held by other instances — one DescribeInstanceStatus (state and status
+//! checks), and DescribeNetworkInterfaces only for interfaces not seen before (who owns them,
+//! their addresses; cached, and looked up again when the owner looks failed or at every
+//! poll). The conversions from SDK types are pure functions.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
 
 use aws_sdk_ec2::types as sdk;
 use ipnet::IpNet;
@@ -37,6 +39,33 @@ impl Ec2 {
         for (key, values) in tag_filters {
             filters.push(filter(&format!("tag:{key}"), values.iter().cloned()));
         }
+        self.route_tables_where(vpc_id, filters).await
+    }
+
+    /// The route tables with these ids that still exist, all pages (a targeted re-read of
+    /// the tables a poll found).
+    pub async fn route_tables_with_ids(
+        &self,
+        vpc_id: &str,
+        ids: &[String],
+    ) -> Result<Vec<RouteTableView>, Ec2Error> {
+        let mut tables = Vec::new();
+        // EC2 takes at most 200 values per filter.
+        for chunk in ids.chunks(200) {
+            let filters = vec![
+                filter("vpc-id", [vpc_id.to_owned()]),
+                filter("route-table-id", chunk.iter().cloned()),
+            ];
+            tables.extend(self.route_tables_where(vpc_id, filters).await?);
+        }
+        Ok(tables)
+    }
+
+    async fn route_tables_where(
+        &self,
+        vpc_id: &str,
+        filters: Vec<sdk::Filter>,
+    ) -> Result<Vec<RouteTableView>, Ec2Error> {
         let mut tables = Vec::new();
         let mut token: Option<String> = None;
         loop {
@@ -195,39 +224,149 @@ impl Ec2 {
                 }
             }
         }
-        // Interfaces named by routes: who owns them, and their addresses.
-        let named = self.interfaces("network-interface-id", &enis).await?;
-        let mut eni_owners = BTreeMap::new();
+        let mut recheck = BTreeSet::new();
+        loop {
+            let (eni_owners, mut addresses, cached) = self.resolve_interfaces(&enis, &recheck).await?;
+            let mut ids = instance_ids.clone();
+            ids.extend(eni_owners.values().filter(|i| **i != me.instance_id).cloned());
+            self.primary_addresses(&ids, &mut addresses).await?;
+            let instances = self.instance_views(&ids).await?;
+            // An interface known from an earlier round whose owner now looks failed may
+            // have been moved to another instance (the ENI-move failover): look again
+            // before anyone takes the route over on that belief.
+            let suspect: BTreeSet<String> = cached
+                .into_iter()
+                .filter(|eni| {
+                    eni_owners.get(eni).is_none_or(|owner| {
+                        instances
+                            .get(owner)
+                            .is_none_or(|v| v.state.is_dead() || v.impaired)
+                    })
+                })
+                .collect();
+            if suspect.is_empty() || !recheck.is_empty() {
+                return Ok(Snapshot {
+                    tables,
+                    instances,
+                    instances_asked: ids.into_iter().collect(),
+                    eni_owners,
+                    addresses,
+                });
+            }
+            recheck = suspect;
+        }
+    }
+
+    /// Who owns each interface in `enis`, and its address: from the cache, except for those
+    /// in `fresh` and those not seen before, which are looked up (one call). Returns the
+    /// owners, the owners' addresses, and which answers came from the cache. The cache
+    /// keeps only `enis`, the interfaces routes name now.
+    async fn resolve_interfaces(
+        &self,
+        enis: &BTreeSet<String>,
+        fresh: &BTreeSet<String>,
+    ) -> Result<
+        (
+            BTreeMap<String, String>,
+            BTreeMap<String, IpAddr>,
+            BTreeSet<String>,
+        ),
+        Ec2Error,
+    > {
+        let (mut known, unknown): (Vec<_>, Vec<_>) = {
+            let cache = self.lock_cache();
+            enis.iter()
+                .map(|e| {
+                    (
+                        e.clone(),
+                        cache.interfaces.get(e).filter(|_| !fresh.contains(e)).cloned(),
+                    )
+                })
+                .partition(|(_, c)| c.is_some())
+        };
+        let cached: BTreeSet<String> = known.iter().map(|(e, _)| e.clone()).collect();
+        let unknown: BTreeSet<String> = unknown.into_iter().map(|(e, _)| e).collect();
+        let looked_up = self.interfaces("network-interface-id", &unknown).await?;
+        known.extend(
+            looked_up
+                .into_iter()
+                .map(|i| (i.eni, Some((i.instance, i.address)))),
+        );
+        let mut owners = BTreeMap::new();
         let mut addresses = BTreeMap::new();
-        for i in &named {
-            eni_owners.insert(i.eni.clone(), i.instance.clone());
-            if let Some(a) = i.address {
-                addresses.insert(i.instance.clone(), a);
+        let mut cache = self.lock_cache();
+        cache.interfaces.retain(|e, _| enis.contains(e));
+        for (eni, entry) in known {
+            let Some((instance, address)) = entry else {
+                continue;
+            };
+            if let Some(a) = address {
+                addresses.insert(instance.clone(), a);
+            }
+            owners.insert(eni.clone(), instance.clone());
+            cache.interfaces.insert(eni, (instance, address));
+        }
+        Ok((owners, addresses, cached))
+    }
+
+    /// Adds the primary interface's address of each of `instances` not in `addresses`
+    /// (routes that name only an instance): from the cache (an instance keeps its primary
+    /// interface for life), else one lookup.
+    async fn primary_addresses(
+        &self,
+        instances: &BTreeSet<String>,
+        addresses: &mut BTreeMap<String, IpAddr>,
+    ) -> Result<(), Ec2Error> {
+        let mut missing = BTreeSet::new();
+        {
+            let mut cache = self.lock_cache();
+            cache.primaries.retain(|i, _| instances.contains(i));
+            for i in instances {
+                if addresses.contains_key(i) {
+                    continue;
+                }
+                match cache.primaries.get(i) {
+                    Some(a) => {
+                        addresses.insert(i.clone(), *a);
+                    }
+                    None => {
+                        missing.insert(i.clone());
+                    }
+                }
             }
         }
-        instance_ids.extend(eni_owners.values().filter(|i| **i != me.instance_id).cloned());
-        // Instances named without an interface: their primary interface's address.
-        let unaddressed: BTreeSet<String> = instance_ids
-            .iter()
-            .filter(|i| !addresses.contains_key(*i))
-            .cloned()
-            .collect();
-        let mut primaries = self.interfaces("attachment.instance-id", &unaddressed).await?;
-        primaries.sort_by_key(|i| i.device_index);
-        for i in primaries {
+        let mut found = self.interfaces("attachment.instance-id", &missing).await?;
+        found.sort_by_key(|i| i.device_index);
+        let mut cache = self.lock_cache();
+        for i in found {
             if let Some(a) = i.address {
+                cache.primaries.entry(i.instance.clone()).or_insert(a);
                 addresses.entry(i.instance).or_insert(a);
             }
         }
-        let instances = self.instance_views(&instance_ids).await?;
-        Ok(Snapshot {
-            tables,
-            instances,
-            instances_asked: instance_ids.into_iter().collect(),
-            eni_owners,
-            addresses,
-        })
+        Ok(())
     }
+
+    fn lock_cache(&self) -> std::sync::MutexGuard<'_, InterfaceCache> {
+        // A panic while holding this lock cannot leave it inconsistent (plain inserts).
+        self.interface_cache
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Drops what is known about interfaces, so that the next round looks everything up
+    /// (the daemon does this at every `poll_time`).
+    pub fn forget_interfaces(&self) {
+        *self.lock_cache() = InterfaceCache::default();
+    }
+}
+
+/// Interfaces seen in earlier rounds: `interface → (instance, address)`, and the primary
+/// address of instances named by routes without an interface.
+#[derive(Debug, Default)]
+pub struct InterfaceCache {
+    interfaces: BTreeMap<String, (String, Option<IpAddr>)>,
+    primaries: BTreeMap<String, IpAddr>,
 }
 
 /// One network interface, as far as observing needs it.
@@ -235,7 +374,7 @@ struct Interface {
     eni: String,
     instance: String,
     device_index: i32,
-    address: Option<std::net::IpAddr>,
+    address: Option<IpAddr>,
 }
 
 /// An SDK route table as a [`RouteTableView`].

@@ -79,6 +79,9 @@ pub enum Reason {
     OursButUnhealthy,
     /// Ours and our check fails, but `never_delete` keeps it.
     OursUnhealthyNeverDelete,
+    /// Ours and our check fails; a healthy backup is known, so we leave it the route to
+    /// replace (no gap) for up to `withdraw_delay` before withdrawing it ourselves.
+    AwaitingBackup,
     /// Held elsewhere; we are primary and healthy, so we take it.
     PrimaryPreempts,
     /// Held elsewhere by a working holder; we are primary and healthy, but not yet for
@@ -115,6 +118,9 @@ impl fmt::Display for Reason {
             Reason::OursUnhealthyNeverDelete => {
                 f.write_str("our health check is unhealthy, but never_delete keeps the route")
             }
+            Reason::AwaitingBackup => f.write_str(
+                "our health check is unhealthy and a healthy backup is known: leaving it the route to replace (withdraw_delay)",
+            ),
             Reason::PrimaryPreempts => f.write_str("we are primary for this route and healthy: take it"),
             Reason::PreemptDelay => {
                 f.write_str("we are primary and healthy, but not yet for preempt_delay: wait")
@@ -156,6 +162,9 @@ pub struct Inputs<'a> {
     pub remote: Option<Health>,
     /// Our check has been healthy for `preempt_delay` (always true when that is zero).
     pub preempt_ready: bool,
+    /// A healthy backup is known and `withdraw_delay` has not passed since our check
+    /// failed: if our route must go, leave it for the backup to replace.
+    pub await_backup: bool,
     pub snapshot: &'a Snapshot,
 }
 
@@ -173,6 +182,7 @@ pub fn decide(i: Inputs<'_>) -> Decision {
     if points_at(&route.target, i.want, i.me, i.snapshot) {
         return match (i.local, i.spec.never_delete) {
             (Health::Unhealthy, true) => d(Action::Leave, Reason::OursUnhealthyNeverDelete),
+            (Health::Unhealthy, false) if i.await_backup => d(Action::Leave, Reason::AwaitingBackup),
             (Health::Unhealthy, false) => d(Action::Delete, Reason::OursButUnhealthy),
             _ => d(Action::Leave, Reason::AlreadyOurs),
         };
@@ -662,9 +672,31 @@ mod tests {
                 local,
                 remote,
                 preempt_ready: true,
+                await_backup: false,
                 snapshot: &snap,
             });
             assert_eq!((got.action.verb(), &got.reason), (verb, &reason), "case: {case}");
+            // A known healthy backup changes exactly one row: withdrawing becomes waiting.
+            let waiting = decide(Inputs {
+                spec: &spec,
+                want: &want,
+                me: &me,
+                current: current.as_ref(),
+                local,
+                remote,
+                preempt_ready: true,
+                await_backup: true,
+                snapshot: &snap,
+            });
+            if reason == Reason::OursButUnhealthy {
+                assert_eq!(
+                    (waiting.action, waiting.reason),
+                    (Action::Leave, Reason::AwaitingBackup),
+                    "case: {case}"
+                );
+            } else {
+                assert_eq!(waiting, got, "case: {case}");
+            }
             match &got.action {
                 Action::Create { to } | Action::Replace { to } => assert_eq!(to, &want, "case: {case}"),
                 _ => {}
@@ -692,6 +724,7 @@ mod tests {
                 local: Healthy,
                 remote: None,
                 preempt_ready: true,
+                await_backup: false,
                 snapshot: &snap,
             })
         };
@@ -718,6 +751,7 @@ mod tests {
                 local: Healthy,
                 remote,
                 preempt_ready: false,
+                await_backup: false,
                 snapshot: &snap,
             })
         };
@@ -736,6 +770,7 @@ mod tests {
             local: Healthy,
             remote: None,
             preempt_ready: false,
+            await_backup: false,
             snapshot: &snap,
         });
         assert_eq!(absent.action.verb(), "create");

@@ -5,7 +5,9 @@ use std::fmt;
 
 use ipnet::IpNet;
 
-use crate::config::{Config, ManagedRoute, RouteTarget};
+use std::time::Duration;
+
+use crate::config::{Config, ManagedRoute, RouteTarget, WithdrawDelay};
 use crate::health::Health;
 
 use super::decide::{Action, Decision, Inputs, Me, Target, decide};
@@ -21,6 +23,11 @@ pub trait HealthView {
     fn remote(&self, check: &str, instance: &str) -> Option<Health>;
     /// How long a local check has been healthy (zero when it is not).
     fn healthy_for(&self, check: &str) -> std::time::Duration;
+    /// How long a local check has been unhealthy (zero when it is not).
+    fn unhealthy_for(&self, check: &str) -> std::time::Duration;
+    /// Whether some other router passes the remote check `check` right now: a healthy
+    /// backup that runs the same template against us will see our failure and take over.
+    fn peer_passes(&self, check: &str) -> bool;
 }
 
 /// Every check passes; no remote checks run.
@@ -35,6 +42,12 @@ impl HealthView for AssumeHealthy {
     }
     fn healthy_for(&self, _: &str) -> std::time::Duration {
         std::time::Duration::MAX
+    }
+    fn unhealthy_for(&self, _: &str) -> std::time::Duration {
+        std::time::Duration::ZERO
+    }
+    fn peer_passes(&self, _: &str) -> bool {
+        false
     }
 }
 
@@ -91,6 +104,20 @@ pub fn wanted_target(spec: &ManagedRoute, me: &Me) -> Target {
     }
 }
 
+/// How long a primary whose check fails on `spec`'s route waits for a healthy backup to
+/// replace it before deleting it; `None` when it does not wait (no remote check names the
+/// backups it could know of, or `withdraw_delay` is off).
+pub fn withdraw_delay(config: &Config, spec: &ManagedRoute) -> Option<Duration> {
+    let template = config
+        .remote_healthchecks
+        .get(spec.remote_healthcheck.as_deref()?)?;
+    let delay = match config.withdraw_delay {
+        WithdrawDelay::Auto => template.every * template.fall + WithdrawDelay::SLACK,
+        WithdrawDelay::After(d) => d,
+    };
+    (!delay.is_zero()).then_some(delay)
+}
+
 /// Builds the plan for every route table of the config.
 pub fn plan(config: &Config, snapshot: &Snapshot, me: &Me, health: &dyn HealthView) -> Plan {
     let mut out = Plan::default();
@@ -134,6 +161,18 @@ pub fn plan(config: &Config, snapshot: &Snapshot, me: &Me, health: &dyn HealthVi
                         .healthcheck
                         .as_deref()
                         .is_none_or(|h| health.healthy_for(h) >= config.preempt_delay);
+                // A known healthy backup gets the chance to replace our failing route, so
+                // that the route is never absent.
+                let await_backup = match (
+                    withdraw_delay(config, spec),
+                    &spec.healthcheck,
+                    &spec.remote_healthcheck,
+                ) {
+                    (Some(delay), Some(h), Some(template)) => {
+                        health.peer_passes(template) && health.unhealthy_for(h) < delay
+                    }
+                    _ => false,
+                };
                 let decision = decide(Inputs {
                     spec,
                     want: &want,
@@ -142,6 +181,7 @@ pub fn plan(config: &Config, snapshot: &Snapshot, me: &Me, health: &dyn HealthVi
                     local,
                     remote,
                     preempt_ready,
+                    await_backup,
                     snapshot,
                 });
                 out.items.push(PlanItem {
@@ -198,6 +238,7 @@ impl fmt::Display for Plan {
 mod tests {
     use super::*;
     use crate::config::{Document, Vars};
+    use crate::routes::decide::Reason;
     use crate::routes::snapshot::{RouteState, RouteTableView, RouteView};
 
     fn config(yaml: &str) -> Config {
@@ -232,6 +273,107 @@ mod tests {
         fn healthy_for(&self, _: &str) -> std::time::Duration {
             std::time::Duration::ZERO
         }
+        fn unhealthy_for(&self, _: &str) -> std::time::Duration {
+            std::time::Duration::ZERO
+        }
+        fn peer_passes(&self, _: &str) -> bool {
+            false
+        }
+    }
+
+    /// Our check has failed for `failed_for`; a peer passes the remote check or not.
+    struct Failing {
+        failed_for: Duration,
+        peer_passes: bool,
+    }
+    impl HealthView for Failing {
+        fn local(&self, _: &str) -> Health {
+            Health::Unhealthy
+        }
+        fn remote(&self, _: &str, _: &str) -> Option<Health> {
+            Some(Health::Healthy)
+        }
+        fn healthy_for(&self, _: &str) -> Duration {
+            Duration::ZERO
+        }
+        fn unhealthy_for(&self, _: &str) -> Duration {
+            self.failed_for
+        }
+        fn peer_passes(&self, _: &str) -> bool {
+            self.peer_passes
+        }
+    }
+
+    #[test]
+    fn a_failing_primary_leaves_its_route_to_a_known_healthy_backup_for_a_while() {
+        let layout = |extra: &str, remote: &str| {
+            config(&format!(
+                "{extra}\nhealthchecks:\n  svc: {{type: ping, destination: 127.0.0.1}}\nremote_healthchecks:\n  peer: {{type: ping, every: 1s, fall: 3}}\nroutetables:\n  ours:\n    find: {{type: by_tag, config: {{key: az, value: a}}}}\n    manage_routes: [{{cidr: 0.0.0.0/0, healthcheck: svc{remote}}}]\n"
+            ))
+        };
+        let me = Me {
+            instance_id: "i-a".into(),
+            eni_id: "eni-a".into(),
+        };
+        let ours = RouteView {
+            destination: "0.0.0.0/0".parse().expect("cidr"),
+            target: RouteHolder::Instance {
+                instance_id: Some("i-a".into()),
+                eni_id: Some("eni-a".into()),
+            },
+            state: RouteState::Active,
+        };
+        let snapshot = Snapshot {
+            tables: vec![table("rtb-a", "a", vec![ours])],
+            ..Snapshot::default()
+        };
+        let decide_with = |cfg: &Config, failed_for: u64, peer_passes: bool| {
+            let health = Failing {
+                failed_for: Duration::from_secs(failed_for),
+                peer_passes,
+            };
+            let p = plan(cfg, &snapshot, &me, &health);
+            (
+                p.items[0].decision.action.verb(),
+                p.items[0].decision.reason.clone(),
+            )
+        };
+        let with_remote = ", remote_healthcheck: peer";
+
+        // auto: every 1s × fall 3 + 2s = 5s of waiting for the backup.
+        let cfg = layout("", with_remote);
+        assert_eq!(
+            withdraw_delay(&cfg, &cfg.routetables["ours"].manage_routes[0]),
+            Some(Duration::from_secs(5))
+        );
+        assert_eq!(decide_with(&cfg, 0, true), ("leave", Reason::AwaitingBackup));
+        assert_eq!(decide_with(&cfg, 4, true), ("leave", Reason::AwaitingBackup));
+        assert_eq!(decide_with(&cfg, 5, true), ("delete", Reason::OursButUnhealthy));
+        // No healthy peer known: withdraw at once.
+        assert_eq!(decide_with(&cfg, 0, false), ("delete", Reason::OursButUnhealthy));
+        // No remote check on the route: no backup can be known.
+        let cfg = layout("", "");
+        assert_eq!(decide_with(&cfg, 0, true), ("delete", Reason::OursButUnhealthy));
+        // An explicit delay, and off.
+        let cfg = layout("withdraw_delay: 10s", with_remote);
+        assert_eq!(decide_with(&cfg, 9, true), ("leave", Reason::AwaitingBackup));
+        assert_eq!(decide_with(&cfg, 10, true), ("delete", Reason::OursButUnhealthy));
+        for off in ["withdraw_delay: off", "withdraw_delay: 0"] {
+            let cfg = layout(off, with_remote);
+            assert_eq!(
+                decide_with(&cfg, 0, true),
+                ("delete", Reason::OursButUnhealthy),
+                "{off}"
+            );
+        }
+        // -oneshot never waits.
+        let cfg = layout("", with_remote);
+        assert_eq!(
+            plan(&cfg, &snapshot, &me, &AssumeHealthy).items[0]
+                .decision
+                .reason,
+            Reason::AlreadyOurs
+        );
     }
 
     const README_LAYOUT: &str = "

@@ -73,13 +73,14 @@ impl Drop for Service {
 }
 
 /// A router's config: claim the service route in its own AZ's table, back it up in the
-/// other; local and remote http checks every 500 ms with rise 2 / fall 2; `extra` adds
-/// top-level settings.
+/// other; local and remote http checks every 500 ms with rise 2 / fall 2 (the remote check's
+/// fall is `remote_fall`); `extra` adds top-level settings.
 pub fn config(
     dir: &std::path::Path,
     name: &str,
     own_ip: Ipv4Addr,
     extra: &str,
+    remote_fall: u32,
 ) -> Result<std::path::PathBuf, String> {
     let path = dir.join(format!("{name}.yaml"));
     let text = format!(
@@ -98,7 +99,7 @@ remote_healthchecks:
     type: http
     every: 500ms
     rise: 2
-    fall: 2
+    fall: {remote_fall}
     config: {{port: {PORT}}}
 routetables:
   our_az:
@@ -235,6 +236,16 @@ impl Scenario {
     /// The VPC is 10.`octet`.0.0/16: scenarios that run at once need different octets,
     /// since their routers' addresses are routed into namespaces on this machine.
     pub async fn start(extra_config: &str, proxied: bool, octet: u8) -> Result<Scenario, String> {
+        Scenario::start_tuned(extra_config, 2, proxied, octet).await
+    }
+
+    /// [`Scenario::start`] with the remote check's `fall` set to `remote_fall`.
+    pub async fn start_tuned(
+        extra_config: &str,
+        remote_fall: u32,
+        proxied: bool,
+        octet: u8,
+    ) -> Result<Scenario, String> {
         let moto = Moto::start();
         let ec2 = vpc::client(&moto.url());
         let net = vpc::build(&ec2, "scenario", octet).await;
@@ -266,7 +277,7 @@ impl Scenario {
         let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
         let mut daemons = Vec::new();
         for (i, s) in services.iter().enumerate() {
-            let cfg = config(dir.path(), ["a", "b"][i], s.ip, extra_config)?;
+            let cfg = config(dir.path(), ["a", "b"][i], s.ip, extra_config, remote_fall)?;
             daemons.push(Daemon::start(&endpoint, &imds[i], &cfg, &[]));
         }
         Ok(Scenario {

@@ -30,6 +30,7 @@ const TOP_KEYS: &[&str] = &[
     "poll_time",
     "fast_poll",
     "preempt_delay",
+    "withdraw_delay",
     "hold_down",
     "ec2_calls_per_second",
     "healthchecks",
@@ -457,6 +458,18 @@ impl Cx<'_> {
             Some(n) if n.value == Value::Int(0) => Some(Duration::ZERO),
             Some(n) => self.duration(n, "preempt_delay"),
         };
+        let withdraw_delay = match fields.get("withdraw_delay") {
+            None => Some(WithdrawDelay::Auto),
+            Some(n) if matches!(&n.value, Value::Str(s) if s == "auto") => Some(WithdrawDelay::Auto),
+            Some(n)
+                if matches!(&n.value, Value::Str(s) if s == "off")
+                    || n.value == Value::Bool(false)
+                    || n.value == Value::Int(0) =>
+            {
+                Some(WithdrawDelay::After(Duration::ZERO))
+            }
+            Some(n) => self.duration(n, "withdraw_delay").map(WithdrawDelay::After),
+        };
         let hold_down = match fields.get("hold_down") {
             None => Some(Duration::ZERO),
             Some(n) if n.value == Value::Int(0) => Some(Duration::ZERO),
@@ -538,6 +551,7 @@ impl Cx<'_> {
             poll_time: poll_time?,
             fast_poll: fast_poll?,
             preempt_delay: preempt_delay?,
+            withdraw_delay: withdraw_delay?,
             hold_down: hold_down?,
             ec2_calls_per_second: ec2_calls_per_second?,
             healthchecks,
