@@ -442,8 +442,9 @@ async fn throttling_for_a_while_is_ridden_out_without_extra_writes() {
     let imds = FakeImds::start(&vpc.metadata(0));
     let service = support::services::tcp("", true).await;
     let proxy = support::proxy::Proxy::start(moto.url(), 100).await;
-    // EC2 refuses the next 40 requests: start-up and the first rounds all hit it.
-    proxy.throttle.store(40, std::sync::atomic::Ordering::SeqCst);
+    // EC2 refuses the next 20 requests: start-up and the first rounds all hit it (each
+    // refused call backs off 4 times, then its round retries after 5 s).
+    proxy.throttle.store(20, std::sync::atomic::Ordering::SeqCst);
     let dir = tempfile::tempdir().expect("tempdir");
     let cfg = config(dir.path(), "a", service.addr.port());
     let mut daemon = Daemon::start(&proxy.url(), &imds, &cfg, &[]);
@@ -465,7 +466,7 @@ async fn throttling_for_a_while_is_ridden_out_without_extra_writes() {
         );
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
-    assert_eq!(proxy.count("throttled"), 40, "{:?}", proxy.actions);
+    assert_eq!(proxy.count("throttled"), 20, "{:?}", proxy.actions);
     // Let a few more rounds run: nothing flips.
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(proxy.count("CreateRoute"), 2, "{:?}", proxy.actions);
@@ -477,6 +478,101 @@ async fn throttling_for_a_while_is_ridden_out_without_extra_writes() {
     );
     let out = daemon.output();
     assert!(out.contains("EC2 is throttling; backing off"), "{out}");
+    assert!(!out.contains("panicked"), "{out}");
+    assert_eq!(daemon.terminate(), Some(0));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn hundreds_of_flapping_routes_stay_within_the_ec2_budget() {
+    // 200 routes on one check that flaps every 2 s for 20 s: every flap wants 200 writes
+    // (and a re-read before each withdrawal), far more than the budget of 20 calls per
+    // second allows. The daemon must queue behind its limiter, never exceed it, not crash,
+    // and converge once the check settles.
+    const ROUTES: usize = 200;
+    const BUDGET: usize = 20;
+    let (moto, ec2, vpc) = vpc::emulated("budget").await;
+    let imds = FakeImds::start(&vpc.metadata(0));
+    let proxy = support::proxy::Proxy::start(moto.url(), 100).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let flag = dir.path().join("up");
+    std::fs::write(&flag, "").expect("flag");
+    let routes: String = (0..ROUTES)
+        .map(|i| {
+            format!(
+                "      - {{cidr: 192.168.{}.{}/32, healthcheck: flappy}}\n",
+                i / 250,
+                i % 250 + 1
+            )
+        })
+        .collect();
+    let cfg = dir.path().join("budget.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "poll_time: 300\nec2_calls_per_second: {BUDGET}\nhealthchecks:\n  flappy:\n    type: command\n    every: 200ms\n    rise: 1\n    fall: 1\n    config: {{command: test, arguments: [-e, '{}']}}\nroutetables:\n  our_az:\n    find: {{type: and, config: {{filters: [{{type: by_tag, config: {{key: az, value: \"{{{{ az }}}}\"}}}}, {{type: by_tag, config: {{key: type, value: private}}}}]}}}}\n    manage_routes:\n{routes}",
+            flag.display()
+        ),
+    )
+    .expect("write config");
+    let mut daemon = Daemon::start(&proxy.url(), &imds, &cfg, &[]);
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(20) {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        daemon.assert_running();
+        if flag.exists() {
+            std::fs::remove_file(&flag).expect("flag down");
+        } else {
+            std::fs::write(&flag, "").expect("flag up");
+        }
+    }
+    std::fs::write(&flag, "").expect("flag up");
+    let ours = |ec2: &aws_sdk_ec2::Client| {
+        let ec2 = ec2.clone();
+        let table = vpc.private_tables[0].clone();
+        let eni = vpc.routers[0].eni_id.clone();
+        async move {
+            let out = ec2
+                .describe_route_tables()
+                .route_table_ids(table)
+                .send()
+                .await
+                .expect("describe");
+            out.route_tables()[0]
+                .routes()
+                .iter()
+                .filter(|r| r.network_interface_id() == Some(eni.as_str()))
+                .count()
+        }
+    };
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while ours(&ec2).await < ROUTES {
+        daemon.assert_running();
+        assert!(Instant::now() < deadline, "never converged:\n{}", daemon.output());
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let writes = proxy.count("CreateRoute") + proxy.count("DeleteRoute");
+    assert!(
+        writes > 2 * ROUTES,
+        "the check did not flap enough to load the daemon: {writes} writes"
+    );
+    // The limiter allows a burst of BUDGET, then BUDGET per second: at most BUDGET × (1 + s)
+    // requests in any s seconds (the daemon reaches exactly that under this load), plus 2
+    // for jitter in when requests reach the proxy.
+    let busiest = proxy.busiest(Duration::from_secs(1));
+    assert!(
+        busiest <= 2 * BUDGET + 2,
+        "{busiest} requests within one second (budget {BUDGET}/s)"
+    );
+    let busiest_5s = proxy.busiest(Duration::from_secs(5));
+    eprintln!(
+        "{writes} writes; busiest 1 s: {busiest} requests, busiest 5 s: {busiest_5s}; {:?}",
+        proxy.actions.lock().expect("lock")
+    );
+    assert!(
+        busiest_5s <= 6 * BUDGET + 2,
+        "{busiest_5s} requests within five seconds (budget {BUDGET}/s)"
+    );
+    let out = daemon.output();
     assert!(!out.contains("panicked"), "{out}");
     assert_eq!(daemon.terminate(), Some(0));
 }

@@ -17,6 +17,8 @@ pub struct Proxy {
     pub actions: Arc<Mutex<BTreeMap<String, usize>>>,
     /// How many of the next requests to refuse with EC2's throttling error.
     pub throttle: Arc<std::sync::atomic::AtomicUsize>,
+    /// When each request arrived, in order.
+    pub arrivals: Arc<Mutex<Vec<std::time::Instant>>>,
     task: JoinHandle<()>,
 }
 
@@ -26,15 +28,22 @@ impl Proxy {
         let addr = listener.local_addr().expect("addr");
         let actions = Arc::new(Mutex::new(BTreeMap::new()));
         let throttle = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let arrivals = Arc::new(Mutex::new(Vec::new()));
         let counts = actions.clone();
         let refuse = throttle.clone();
+        let times = arrivals.clone();
         let client = reqwest::Client::new();
         let task = tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
-                let (client, upstream, counts, refuse) =
-                    (client.clone(), upstream.clone(), counts.clone(), refuse.clone());
+                let (client, upstream, counts, refuse, times) = (
+                    client.clone(),
+                    upstream.clone(),
+                    counts.clone(),
+                    refuse.clone(),
+                    times.clone(),
+                );
                 tokio::spawn(async move {
-                    let _ = serve(stream, &client, &upstream, page_size, &counts, &refuse).await;
+                    let _ = serve(stream, &client, &upstream, page_size, &counts, &refuse, &times).await;
                 });
             }
         });
@@ -42,12 +51,27 @@ impl Proxy {
             addr,
             actions,
             throttle,
+            arrivals,
             task,
         }
     }
 
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// The most requests that arrived within any span of `window`.
+    pub fn busiest(&self, window: std::time::Duration) -> usize {
+        let times = self.arrivals.lock().expect("lock").clone();
+        let mut first = 0;
+        let mut most = 0;
+        for (last, t) in times.iter().enumerate() {
+            while t.duration_since(times[first]) >= window {
+                first += 1;
+            }
+            most = most.max(last - first + 1);
+        }
+        most
     }
 
     pub fn count(&self, action: &str) -> usize {
@@ -73,6 +97,7 @@ async fn serve(
     page_size: usize,
     counts: &Mutex<BTreeMap<String, usize>>,
     throttle: &std::sync::atomic::AtomicUsize,
+    arrivals: &Mutex<Vec<std::time::Instant>>,
 ) -> std::io::Result<()> {
     loop {
         // Read one request: head, then a body of Content-Length bytes.
@@ -117,6 +142,7 @@ async fn serve(
             .map(|(_, v)| v.clone())
             .unwrap_or_default();
         *counts.lock().expect("lock").entry(action.clone()).or_default() += 1;
+        arrivals.lock().expect("lock").push(std::time::Instant::now());
         let path = request_line.split_whitespace().nth(1).unwrap_or("/").to_owned();
         let refused = throttle
             .fetch_update(
