@@ -1,6 +1,7 @@
 //! Failover benchmark (as root): runs the two-router scenario of the demo several times and
 //! prints, per run and in summary (median and max):
-//! - service failure → backup owns the route (checks every 500 ms, fall 2);
+//! - service failure → backup owns the route (checks every 500 ms, fall 2), how long the route
+//!   was absent, and how many DeleteRoute requests that took;
 //! - service recovery → the route is back with the primary (rise 2);
 //! - primary instance death (daemon killed, instance stopped, its host's link down) → backup
 //!   owns the route;
@@ -26,6 +27,9 @@ struct Run {
     failback: Duration,
     death: Duration,
     death_absent: Duration,
+    /// DeleteRoute requests during the service failover (0 when the primary left the route
+    /// to its backup).
+    deletes: usize,
 }
 
 fn main() {
@@ -70,8 +74,10 @@ async fn bench(runs: usize) -> Result<(), String> {
         }
 
         let t0 = Instant::now();
+        let deletes_before = s.proxy.as_ref().ok_or("no proxy")?.count("DeleteRoute");
         s.services[0].stop();
         let (failover, failover_absent) = s.settle(0, 1).await?;
+        let deletes = s.proxy.as_ref().ok_or("no proxy")?.count("DeleteRoute") - deletes_before;
         s.services[0].restart();
         let (failback, _) = s.settle(0, 0).await?;
 
@@ -86,7 +92,7 @@ async fn bench(runs: usize) -> Result<(), String> {
             .map_err(|e| format!("stop instance: {e}"))?;
         let (death, death_absent) = s.settle(0, 1).await?;
         println!(
-            "run {n}: failover {:.2}s (absent {:.1}s), failback {:.2}s, instance death {:.2}s (absent {:.1}s), run took {:.0}s",
+            "run {n}: failover {:.2}s (absent {:.1}s, {deletes} DeleteRoute), failback {:.2}s, instance death {:.2}s (absent {:.1}s), run took {:.0}s",
             failover.as_secs_f64(),
             failover_absent.as_secs_f64(),
             failback.as_secs_f64(),
@@ -100,6 +106,7 @@ async fn bench(runs: usize) -> Result<(), String> {
             failback,
             death,
             death_absent,
+            deletes,
         });
     }
     let stat = |f: &dyn Fn(&Run) -> Duration| {
@@ -112,6 +119,8 @@ async fn bench(runs: usize) -> Result<(), String> {
     println!("  service failure -> backup owns the route: {m:.2}s / {x:.2}s");
     let (m, x) = stat(&|r| r.failover_absent);
     println!("  route absent during that failover:        {m:.1}s / {x:.1}s");
+    let deletes: usize = results.iter().map(|r| r.deletes).sum();
+    println!("  DeleteRoute requests during those failovers: {deletes} in {runs} runs");
     let (m, x) = stat(&|r| r.failback);
     println!("  recovery -> route back with the primary:  {m:.2}s / {x:.2}s");
     let (m, x) = stat(&|r| r.death);
