@@ -567,7 +567,10 @@ async fn round(
             let spec = i.spec(&ctx.config)?;
             let delay = crate::routes::plan::withdraw_delay(&ctx.config, spec)?;
             let failed_for = board.unhealthy_for(spec.healthcheck.as_deref()?);
-            Some(delay.saturating_sub(failed_for) + Duration::from_millis(10))
+            let left = delay.saturating_sub(failed_for);
+            tracing::info!(route_table = %i.table_id, cidr = %i.cidr, withdraw_in_s = left.as_secs_f64(),
+                "our health check fails and a healthy backup is known: leaving it the route to replace before withdrawing");
+            Some(left + Duration::from_millis(10))
         })
         .min();
     let preempt_in = match (preempt_in, withdraw_in) {

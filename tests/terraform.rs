@@ -77,6 +77,25 @@ async fn router(ec2: &aws_sdk_ec2::Client, instance_id: &str) -> Router {
         .expect("describe the router instance");
     let instance = out.reservations()[0].instances()[0].clone();
     let nic = instance.network_interfaces()[0].clone();
+    // What the example promises of a router instance.
+    assert_eq!(
+        instance.source_dest_check(),
+        Some(false),
+        "{instance_id}: source/destination check"
+    );
+    assert!(
+        instance
+            .iam_instance_profile()
+            .and_then(|p| p.arn())
+            .is_some_and(|arn| arn.ends_with("instance-profile/awsnycast-router")),
+        "{instance_id}: instance profile {:?}",
+        instance.iam_instance_profile()
+    );
+    assert_eq!(
+        instance.metadata_options().and_then(|m| m.http_tokens()),
+        Some(&aws_sdk_ec2::types::HttpTokensState::Required),
+        "{instance_id}: IMDSv2 required"
+    );
     let meta = InstanceMetadata {
         instance_id: instance_id.to_owned(),
         az: instance
