@@ -46,15 +46,19 @@ routetables:
     path
 }
 
-async fn target(ec2: &aws_sdk_ec2::Client, table: &str) -> Option<String> {
+async fn routes(ec2: &aws_sdk_ec2::Client, table: &str) -> Vec<aws_sdk_ec2::types::Route> {
     let out = ec2
         .describe_route_tables()
         .route_table_ids(table)
         .send()
         .await
         .expect("describe");
-    out.route_tables()[0]
-        .routes()
+    out.route_tables()[0].routes().to_vec()
+}
+
+async fn target(ec2: &aws_sdk_ec2::Client, table: &str) -> Option<String> {
+    routes(ec2, table)
+        .await
         .iter()
         .find(|r| r.destination_cidr_block() == Some("192.168.1.1/32"))
         .and_then(|r| r.network_interface_id().or(r.instance_id()).map(str::to_owned))
@@ -496,7 +500,7 @@ async fn hundreds_of_flapping_routes_stay_within_the_ec2_budget() {
     let dir = tempfile::tempdir().expect("tempdir");
     let flag = dir.path().join("up");
     std::fs::write(&flag, "").expect("flag");
-    let routes: String = (0..ROUTES)
+    let managed: String = (0..ROUTES)
         .map(|i| {
             format!(
                 "      - {{cidr: 192.168.{}.{}/32, healthcheck: flappy}}\n",
@@ -509,7 +513,7 @@ async fn hundreds_of_flapping_routes_stay_within_the_ec2_budget() {
     std::fs::write(
         &cfg,
         format!(
-            "poll_time: 300\nec2_calls_per_second: {BUDGET}\nhealthchecks:\n  flappy:\n    type: command\n    every: 200ms\n    rise: 1\n    fall: 1\n    config: {{command: test, arguments: [-e, '{}']}}\nroutetables:\n  our_az:\n    find: {{type: and, config: {{filters: [{{type: by_tag, config: {{key: az, value: \"{{{{ az }}}}\"}}}}, {{type: by_tag, config: {{key: type, value: private}}}}]}}}}\n    manage_routes:\n{routes}",
+            "poll_time: 300\nec2_calls_per_second: {BUDGET}\nhealthchecks:\n  flappy:\n    type: command\n    every: 200ms\n    rise: 1\n    fall: 1\n    config: {{command: test, arguments: [-e, '{}']}}\nroutetables:\n  our_az:\n    find: {{type: and, config: {{filters: [{{type: by_tag, config: {{key: az, value: \"{{{{ az }}}}\"}}}}, {{type: by_tag, config: {{key: type, value: private}}}}]}}}}\n    manage_routes:\n{managed}",
             flag.display()
         ),
     )
@@ -526,26 +530,16 @@ async fn hundreds_of_flapping_routes_stay_within_the_ec2_budget() {
         }
     }
     std::fs::write(&flag, "").expect("flag up");
-    let ours = |ec2: &aws_sdk_ec2::Client| {
-        let ec2 = ec2.clone();
-        let table = vpc.private_tables[0].clone();
-        let eni = vpc.routers[0].eni_id.clone();
-        async move {
-            let out = ec2
-                .describe_route_tables()
-                .route_table_ids(table)
-                .send()
-                .await
-                .expect("describe");
-            out.route_tables()[0]
-                .routes()
-                .iter()
-                .filter(|r| r.network_interface_id() == Some(eni.as_str()))
-                .count()
-        }
+    let (table, eni) = (&vpc.private_tables[0], vpc.routers[0].eni_id.as_str());
+    let ours = async || {
+        routes(&ec2, table)
+            .await
+            .iter()
+            .filter(|r| r.network_interface_id() == Some(eni))
+            .count()
     };
     let deadline = Instant::now() + Duration::from_secs(90);
-    while ours(&ec2).await < ROUTES {
+    while ours().await < ROUTES {
         daemon.assert_running();
         assert!(Instant::now() < deadline, "never converged:\n{}", daemon.output());
         tokio::time::sleep(Duration::from_millis(500)).await;

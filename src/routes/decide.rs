@@ -664,7 +664,7 @@ mod tests {
         let snap = snapshot();
         for (case, backup, never_delete, current, local, remote, verb, reason) in rows {
             let spec = spec(backup, never_delete);
-            let got = decide(Inputs {
+            let inputs = Inputs {
                 spec: &spec,
                 want: &want,
                 me: &me,
@@ -674,19 +674,13 @@ mod tests {
                 preempt_ready: true,
                 await_backup: false,
                 snapshot: &snap,
-            });
+            };
+            let got = decide(inputs);
             assert_eq!((got.action.verb(), &got.reason), (verb, &reason), "case: {case}");
             // A known healthy backup changes exactly one row: withdrawing becomes waiting.
             let waiting = decide(Inputs {
-                spec: &spec,
-                want: &want,
-                me: &me,
-                current: current.as_ref(),
-                local,
-                remote,
-                preempt_ready: true,
                 await_backup: true,
-                snapshot: &snap,
+                ..inputs
             });
             if reason == Reason::OursButUnhealthy {
                 assert_eq!(

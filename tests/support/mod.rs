@@ -33,22 +33,25 @@ pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// AWS settings a developer's shell may carry, which must never reach a test's processes
+/// (they could point at a real account).
+pub const AWS_ENV: [&str; 9] = [
+    "AWS_PROFILE",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_ENDPOINT_URL",
+    "AWS_ENDPOINT_URL_EC2",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "AWS_EC2_METADATA_SERVICE_ENDPOINT",
+];
+
 /// A command for the binary with a clean, predictable AWS environment: no credentials or
 /// endpoints leak in from the developer's shell, and IMDS points nowhere unless a test says so.
 pub fn awsnycast() -> Command {
     let mut cmd = Command::new(binary());
-    for var in [
-        "AWS_PROFILE",
-        "AWS_ACCESS_KEY_ID",
-        "AWS_SECRET_ACCESS_KEY",
-        "AWS_SESSION_TOKEN",
-        "AWS_ENDPOINT_URL",
-        "AWS_ENDPOINT_URL_EC2",
-        "AWS_REGION",
-        "AWS_DEFAULT_REGION",
-        "AWS_EC2_METADATA_SERVICE_ENDPOINT",
-        "AWSNYCAST_LOG",
-    ] {
+    for var in AWS_ENV.iter().chain(&["AWSNYCAST_LOG"]) {
         cmd.env_remove(var);
     }
     // Port 9 on loopback (discard) refuses connections: "no IMDS here", quickly.

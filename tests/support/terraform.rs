@@ -95,18 +95,10 @@ impl Workspace {
     pub fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new("terraform");
         cmd.args(args).current_dir(self.dir.path());
-        for var in [
-            "AWS_PROFILE",
-            "AWS_ACCESS_KEY_ID",
-            "AWS_SECRET_ACCESS_KEY",
-            "AWS_SESSION_TOKEN",
-            "AWS_ENDPOINT_URL",
-            "AWS_REGION",
-            "AWS_DEFAULT_REGION",
-            "TF_PLUGIN_CACHE_DIR",
-            "TF_DATA_DIR",
-            "TF_WORKSPACE",
-        ] {
+        for var in super::AWS_ENV
+            .iter()
+            .chain(&["TF_PLUGIN_CACHE_DIR", "TF_DATA_DIR", "TF_WORKSPACE"])
+        {
             cmd.env_remove(var);
         }
         cmd.env(
