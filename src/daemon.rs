@@ -86,22 +86,33 @@ impl Context {
                 Err(e) => return Err(e.to_string()),
             }
         };
+        tracing::info!(instance = %me.instance_id, interface = %me.eni_id, vpc = %identity.vpc_id,
+            region = %identity.region, "routes will point at this interface");
+        Ok(Context::assemble(config, identity, me, ec2))
+    }
+
+    /// The same instance with a new configuration (SIGHUP): no new router check, a new
+    /// rate limiter for the new budget.
+    pub async fn reconfigured(self, config: Config) -> Context {
+        let ec2 = Ec2::from_env(&self.identity.region, config.ec2_calls_per_second).await;
+        Context::assemble(config, self.identity, self.me, ec2)
+    }
+
+    fn assemble(config: Config, identity: Identity, me: Me, ec2: Ec2) -> Context {
         let managed = config
             .routetables
             .values()
             .flat_map(|rt| rt.manage_routes.iter().map(|r| r.cidr))
             .collect();
         let tag_filters = server_side_tag_filters(config.routetables.values().map(|rt| &rt.find));
-        tracing::info!(instance = %me.instance_id, interface = %me.eni_id, vpc = %identity.vpc_id,
-            region = %identity.region, "routes will point at this interface");
-        Ok(Context {
+        Context {
             config,
             identity,
             me,
             ec2,
             managed,
             tag_filters,
-        })
+        }
     }
 
     /// Reads EC2.
@@ -391,25 +402,44 @@ impl Board {
     }
 }
 
+/// How [`run`] ended.
+#[derive(Debug)]
+pub enum Ended {
+    /// SIGTERM/SIGINT (or a start-up failure): exit with this code.
+    Exit(i32),
+    /// SIGHUP brought a valid new configuration: run again with it.
+    Reload(Box<Config>),
+}
+
+/// Reads and validates the configuration file again (for SIGHUP): the new configuration,
+/// or every problem with it as text.
+pub type Reloader<'a> = &'a (dyn Fn() -> Result<Config, String> + Sync);
+
 /// The daemon: level-triggered. A poll tick, a health transition or a retry timer each just
 /// asks for a round; every round reads EC2 afresh, plans and applies (or prints, with
-/// `-noop`). SIGTERM or SIGINT stop the checks and exit without touching routes.
-pub async fn run(ctx: &Context, mode: Mode) -> i32 {
+/// `-noop`). SIGTERM or SIGINT stop the checks and exit without touching routes. SIGHUP
+/// reloads the configuration through `reload`: a valid one ends this run with
+/// [`Ended::Reload`] (checks stop; routes stay as they are); an invalid one is reported and
+/// the running configuration kept.
+pub async fn run(ctx: &Context, mode: Mode, reload: Reloader<'_>) -> Ended {
     let (tx, mut events) = mpsc::unbounded_channel();
     let mut board = match Board::start(&ctx.config, tx) {
         Ok(b) => b,
         Err(e) => {
             eprintln!("awsnycast: {e}");
-            return exit::FAILURE;
+            return Ended::Exit(exit::FAILURE);
         }
     };
-    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("awsnycast: cannot listen for SIGTERM: {e}");
-            return exit::FAILURE;
+    use tokio::signal::unix::{SignalKind, signal};
+    let (mut term, mut hup) = match (signal(SignalKind::terminate()), signal(SignalKind::hangup())) {
+        (Ok(t), Ok(h)) => (t, h),
+        (Err(e), _) | (_, Err(e)) => {
+            eprintln!("awsnycast: cannot listen for signals: {e}");
+            board.stop_all().await;
+            return Ended::Exit(exit::FAILURE);
         }
     };
+    let mut reloaded: Option<Config> = None;
     let mut poll = tokio::time::interval(ctx.config.poll_time);
     poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut retry: Option<tokio::time::Instant> = None;
@@ -427,6 +457,19 @@ pub async fn run(ctx: &Context, mode: Mode) -> i32 {
         let why = tokio::select! {
             _ = term.recv() => break,
             _ = tokio::signal::ctrl_c() => break,
+            _ = hup.recv() => match reload() {
+                Ok(config) => {
+                    tracing::info!(checks = config.healthchecks.len(), routetables = config.routetables.len(),
+                        "SIGHUP: configuration reloaded; restarting with it (routes are left as they are)");
+                    reloaded = Some(config);
+                    break;
+                }
+                Err(problems) => {
+                    tracing::error!(problems = %problems.trim_end(),
+                        "SIGHUP: the configuration file is not valid; keeping the running configuration");
+                    continue;
+                }
+            },
             _ = poll.tick() => "poll",
             Some(ev) = events.recv() => {
                 tracing::debug!(check = %ev.id, to = %ev.transition.to, "health transition: reconciling");
@@ -482,9 +525,14 @@ pub async fn run(ctx: &Context, mode: Mode) -> i32 {
             _ => None,
         };
     }
-    tracing::info!("signal received: stopping health checks; routes are left as they are");
     board.stop_all().await;
-    exit::OK
+    match reloaded {
+        Some(config) => Ended::Reload(Box::new(config)),
+        None => {
+            tracing::info!("signal received: health checks stopped; routes are left as they are");
+            Ended::Exit(exit::OK)
+        }
+    }
 }
 
 async fn sleep_until(at: Option<tokio::time::Instant>) {

@@ -78,20 +78,34 @@ async fn run(flags: Flags) -> i32 {
         // Unreachable: identity is fetched whenever --check is not given.
         return exit::FAILURE;
     };
-    let ctx = match Context::new(loaded.config, identity, !flags.oneshot).await {
+    let mode = Mode {
+        oneshot: flags.oneshot,
+        noop: flags.noop,
+        wait_healthy: flags.oneshot_wait_healthy,
+    };
+    // SIGHUP: the same file, read and validated again with the same identity and environment.
+    let reload = || {
+        let doc = Document::read(&flags.file).map_err(|e| e.to_string())?;
+        let loaded = doc.build(&vars).map_err(|e| e.to_string())?;
+        for w in &loaded.warnings {
+            tracing::warn!(warning = %w, "configuration");
+        }
+        Ok(loaded.config)
+    };
+    let mut ctx = match Context::new(loaded.config, identity, !flags.oneshot).await {
         Ok(c) => c,
         Err(e) => {
             eprintln!("awsnycast: {e}");
             return exit::FAILURE;
         }
     };
-    let mode = Mode {
-        oneshot: flags.oneshot,
-        noop: flags.noop,
-        wait_healthy: flags.oneshot_wait_healthy,
-    };
     if mode.oneshot {
         return daemon::oneshot(&ctx, mode).await;
     }
-    daemon::run(&ctx, mode).await
+    loop {
+        match daemon::run(&ctx, mode, &reload).await {
+            daemon::Ended::Exit(code) => return code,
+            daemon::Ended::Reload(config) => ctx = ctx.reconfigured(*config).await,
+        }
+    }
 }
