@@ -603,3 +603,44 @@ fn preempt_delay_and_ec2_budget() {
     let err = with("preempt_delay: soon").expect_err("not a duration");
     assert_eq!(err.problems[0].path, "preempt_delay");
 }
+
+#[test]
+fn withdraw_delay_defaults_to_auto_and_parses() {
+    use awsnycast::config::WithdrawDelay;
+    use std::time::Duration;
+    let get = |line: &str| {
+        with(line)
+            .unwrap_or_else(|e| panic!("{line}: {e}"))
+            .config
+            .withdraw_delay
+    };
+    assert_eq!(get(""), WithdrawDelay::Auto);
+    assert_eq!(get("withdraw_delay: auto"), WithdrawDelay::Auto);
+    assert_eq!(
+        get("withdraw_delay: 3s"),
+        WithdrawDelay::After(Duration::from_secs(3))
+    );
+    for off in [
+        "withdraw_delay: off",
+        "withdraw_delay: 0",
+        "withdraw_delay: false",
+    ] {
+        assert_eq!(get(off), WithdrawDelay::After(Duration::ZERO), "{off}");
+    }
+    let err = with("withdraw_delay: soon").expect_err("not a duration");
+    assert_eq!(err.problems[0].path, "withdraw_delay");
+    assert!(err.to_string().contains("`auto`, `off`"), "{err}");
+    let err = with("withdrawal_delay: 1s").expect_err("misspelt");
+    assert!(
+        err.to_string().contains("did you mean `withdraw_delay`?"),
+        "{err}"
+    );
+    let summary = with("withdraw_delay: 3s")
+        .unwrap_or_else(|e| panic!("{e}"))
+        .config
+        .summary();
+    assert!(
+        summary.contains("withdraw_delay: 3s (when a healthy backup is known)"),
+        "{summary}"
+    );
+}

@@ -463,6 +463,19 @@ async fn throttling_is_ridden_out_or_reported_cleanly() {
     let a = w.eni(0);
     assert_eq!(w.targets().await, [a.clone(), a.clone(), a.clone(), a.clone()]);
 
+    // Server errors (5xx) for a while: retried through the budget, ridden out.
+    proxy
+        .internal_errors
+        .store(3, std::sync::atomic::Ordering::SeqCst);
+    let out = run();
+    let (stdout, stderr) = support::text(&out);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert_eq!(proxy.count("internal error"), 3);
+    assert!(
+        stderr.contains("EC2 call failed transiently; retrying"),
+        "{stderr}"
+    );
+
     // Throttling that does not stop: a clear failure, no panic, nothing half-done.
     proxy.throttle.store(10_000, std::sync::atomic::Ordering::SeqCst);
     let out = run();

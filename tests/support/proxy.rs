@@ -1,7 +1,7 @@
 //! A small HTTP proxy between a daemon and moto that behaves like a stricter EC2: it serves
 //! DescribeRouteTables in pages of `page_size` with a NextToken (moto returns everything in
-//! one answer), refuses requests with EC2's throttling error on demand, and counts the
-//! requests it sees per EC2 action.
+//! one answer), refuses requests with EC2's throttling error or a server error on demand,
+//! and counts the requests it sees per EC2 action.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -17,6 +17,8 @@ pub struct Proxy {
     pub actions: Arc<Mutex<BTreeMap<String, usize>>>,
     /// How many of the next requests to refuse with EC2's throttling error.
     pub throttle: Arc<std::sync::atomic::AtomicUsize>,
+    /// How many of the next requests to fail with a server error (500 InternalError).
+    pub internal_errors: Arc<std::sync::atomic::AtomicUsize>,
     /// When each request arrived, in order.
     pub arrivals: Arc<Mutex<Vec<std::time::Instant>>>,
     task: JoinHandle<()>,
@@ -28,9 +30,10 @@ impl Proxy {
         let addr = listener.local_addr().expect("addr");
         let actions = Arc::new(Mutex::new(BTreeMap::new()));
         let throttle = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let internal_errors = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let arrivals = Arc::new(Mutex::new(Vec::new()));
         let counts = actions.clone();
-        let refuse = throttle.clone();
+        let refuse = (throttle.clone(), internal_errors.clone());
         let times = arrivals.clone();
         let client = reqwest::Client::new();
         let task = tokio::spawn(async move {
@@ -43,7 +46,16 @@ impl Proxy {
                     times.clone(),
                 );
                 tokio::spawn(async move {
-                    let _ = serve(stream, &client, &upstream, page_size, &counts, &refuse, &times).await;
+                    let _ = serve(
+                        stream,
+                        &client,
+                        &upstream,
+                        page_size,
+                        &counts,
+                        (&refuse.0, &refuse.1),
+                        &times,
+                    )
+                    .await;
                 });
             }
         });
@@ -51,6 +63,7 @@ impl Proxy {
             addr,
             actions,
             throttle,
+            internal_errors,
             arrivals,
             task,
         }
@@ -96,7 +109,7 @@ async fn serve(
     upstream: &str,
     page_size: usize,
     counts: &Mutex<BTreeMap<String, usize>>,
-    throttle: &std::sync::atomic::AtomicUsize,
+    (throttle, internal_errors): (&std::sync::atomic::AtomicUsize, &std::sync::atomic::AtomicUsize),
     arrivals: &Mutex<Vec<std::time::Instant>>,
 ) -> std::io::Result<()> {
     loop {
@@ -144,22 +157,38 @@ async fn serve(
         *counts.lock().expect("lock").entry(action.clone()).or_default() += 1;
         arrivals.lock().expect("lock").push(std::time::Instant::now());
         let path = request_line.split_whitespace().nth(1).unwrap_or("/").to_owned();
-        let refused = throttle
-            .fetch_update(
+        let take = |n: &std::sync::atomic::AtomicUsize| {
+            n.fetch_update(
                 std::sync::atomic::Ordering::SeqCst,
                 std::sync::atomic::Ordering::SeqCst,
                 |n| n.checked_sub(1),
             )
-            .is_ok();
-        if refused {
-            *counts
-                .lock()
-                .expect("lock")
-                .entry("throttled".into())
-                .or_default() += 1;
-            let body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Response><Errors><Error><Code>RequestLimitExceeded</Code><Message>Request limit exceeded.</Message></Error></Errors><RequestID>throttled</RequestID></Response>";
+            .is_ok()
+        };
+        let refusal = if take(throttle) {
+            Some((
+                "throttled",
+                "503 Service Unavailable",
+                "RequestLimitExceeded",
+                "Request limit exceeded.",
+            ))
+        } else if take(internal_errors) {
+            Some((
+                "internal error",
+                "500 Internal Server Error",
+                "InternalError",
+                "An internal error has occurred.",
+            ))
+        } else {
+            None
+        };
+        if let Some((counter, status, code, message)) = refusal {
+            *counts.lock().expect("lock").entry(counter.into()).or_default() += 1;
+            let body = format!(
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Response><Errors><Error><Code>{code}</Code><Message>{message}</Message></Error></Errors><RequestID>refused</RequestID></Response>"
+            );
             let response = format!(
-                "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/xml\r\nContent-Length: {}\r\n\r\n{body}",
+                "HTTP/1.1 {status}\r\nContent-Type: text/xml\r\nContent-Length: {}\r\n\r\n{body}",
                 body.len()
             );
             stream.write_all(response.as_bytes()).await?;

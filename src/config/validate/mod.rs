@@ -321,6 +321,12 @@ impl Cx<'_> {
 
     /// A positive duration: a number of seconds or text such as `500ms`.
     pub(super) fn duration(&mut self, node: &Node, path: &str) -> Option<Duration> {
+        self.duration_or(node, path, "")
+    }
+
+    /// [`Self::duration`] for a key that also takes words (`words` names them for the hint,
+    /// e.g. "`off`"); the caller has already handled those.
+    fn duration_or(&mut self, node: &Node, path: &str, words: &str) -> Option<Duration> {
         let parsed = match &node.value {
             Value::Int(i) => duration::seconds(*i as f64),
             Value::Float(f) => duration::seconds(*f),
@@ -344,7 +350,11 @@ impl Cx<'_> {
                     node.mark,
                     path,
                     e,
-                    Some("write seconds (300) or a unit: 500ms, 2s, 5m".into()),
+                    Some(if words.is_empty() {
+                        "write seconds (300) or a unit: 500ms, 2s, 5m".into()
+                    } else {
+                        format!("write seconds (300), a unit (500ms, 2s, 5m), or {words}")
+                    }),
                 );
                 None
             }
@@ -451,7 +461,7 @@ impl Cx<'_> {
             Some(n) if matches!(&n.value, Value::Str(s) if s == "off") || n.value == Value::Bool(false) => {
                 Some(None)
             }
-            Some(n) => self.duration(n, "fast_poll").map(Some),
+            Some(n) => self.duration_or(n, "fast_poll", "`off`").map(Some),
         };
         let preempt_delay = match fields.get("preempt_delay") {
             None => Some(Duration::ZERO),
@@ -468,7 +478,9 @@ impl Cx<'_> {
             {
                 Some(WithdrawDelay::After(Duration::ZERO))
             }
-            Some(n) => self.duration(n, "withdraw_delay").map(WithdrawDelay::After),
+            Some(n) => self
+                .duration_or(n, "withdraw_delay", "`auto`, `off`")
+                .map(WithdrawDelay::After),
         };
         let hold_down = match fields.get("hold_down") {
             None => Some(Duration::ZERO),
