@@ -1,7 +1,8 @@
 //! Failover benchmark (as root): runs the two-router scenario of the demo several times and
 //! prints, per run and in summary (median and max):
-//! - service failure → backup owns the route (checks every 500 ms, fall 2), how long the route
-//!   was absent, and how many DeleteRoute requests that took;
+//! - service failure → backup owns the route (checks every 500 ms, fall 2), and from the
+//!   first health transition a daemon logged (detection) to the route seen moved; how long
+//!   the route was absent, and how many DeleteRoute requests that took;
 //! - service recovery → the route is back with the primary (rise 2);
 //! - primary instance death (daemon killed, instance stopped, its host's link down) → backup
 //!   owns the route;
@@ -17,12 +18,15 @@
 #[path = "../tests/support/mod.rs"]
 mod support;
 
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use support::scenario::Scenario;
 
 struct Run {
     failover: Duration,
+    /// From the first health transition to unhealthy (either daemon's log) to the route
+    /// seen moved.
+    detected_to_moved: Duration,
     failover_absent: Duration,
     failback: Duration,
     death: Duration,
@@ -75,8 +79,17 @@ async fn bench(runs: usize) -> Result<(), String> {
 
         let t0 = Instant::now();
         let deletes_before = s.proxy.as_ref().ok_or("no proxy")?.count("DeleteRoute");
+        let failed_at = SystemTime::now();
         s.services[0].stop();
         let (failover, failover_absent) = s.settle(0, 1).await?;
+        let moved_at = failed_at + failover;
+        let detected_at = s
+            .daemons
+            .iter()
+            .filter_map(|d| first_unhealthy_after(&d.output(), failed_at))
+            .min()
+            .ok_or("no daemon logged the failure")?;
+        let detected_to_moved = moved_at.duration_since(detected_at).unwrap_or_default();
         let deletes = s.proxy.as_ref().ok_or("no proxy")?.count("DeleteRoute") - deletes_before;
         s.services[0].restart();
         let (failback, _) = s.settle(0, 0).await?;
@@ -92,8 +105,9 @@ async fn bench(runs: usize) -> Result<(), String> {
             .map_err(|e| format!("stop instance: {e}"))?;
         let (death, death_absent) = s.settle(0, 1).await?;
         println!(
-            "run {n}: failover {:.2}s (absent {:.1}s, {deletes} DeleteRoute), failback {:.2}s, instance death {:.2}s (absent {:.1}s), run took {:.0}s",
+            "run {n}: failover {:.2}s (detection to move {:.2}s, absent {:.1}s, {deletes} DeleteRoute), failback {:.2}s, instance death {:.2}s (absent {:.1}s), run took {:.0}s",
             failover.as_secs_f64(),
+            detected_to_moved.as_secs_f64(),
             failover_absent.as_secs_f64(),
             failback.as_secs_f64(),
             death.as_secs_f64(),
@@ -102,6 +116,7 @@ async fn bench(runs: usize) -> Result<(), String> {
         );
         results.push(Run {
             failover,
+            detected_to_moved,
             failover_absent,
             failback,
             death,
@@ -117,6 +132,8 @@ async fn bench(runs: usize) -> Result<(), String> {
     println!("summary over {runs} runs (median / max):");
     let (m, x) = stat(&|r| r.failover);
     println!("  service failure -> backup owns the route: {m:.2}s / {x:.2}s");
+    let (m, x) = stat(&|r| r.detected_to_moved);
+    println!("  detection -> route moved:                 {m:.2}s / {x:.2}s");
     let (m, x) = stat(&|r| r.failover_absent);
     println!("  route absent during that failover:        {m:.1}s / {x:.1}s");
     let deletes: usize = results.iter().map(|r| r.deletes).sum();
@@ -136,4 +153,34 @@ async fn bench(runs: usize) -> Result<(), String> {
         .collect();
     println!("  daemon RSS at rest: {}", rss.join(", "));
     Ok(())
+}
+
+/// When a daemon first logged a health check turning unhealthy at or after `after`. Log
+/// lines start with an RFC 3339 UTC timestamp (`2026-11-22T21:48:55.123456Z`).
+fn first_unhealthy_after(log: &str, after: SystemTime) -> Option<SystemTime> {
+    log.lines()
+        .filter(|l| l.contains("health check changed state") && l.contains("to=unhealthy"))
+        .filter_map(|l| parse_utc(l.split_whitespace().next()?))
+        .find(|t| *t >= after)
+}
+
+/// `YYYY-MM-DDTHH:MM:SS[.fraction]Z` as a time.
+fn parse_utc(stamp: &str) -> Option<SystemTime> {
+    let stamp = stamp.strip_suffix('Z')?;
+    let (date, time) = stamp.split_once('T')?;
+    let mut d = date.split('-').map(|p| p.parse::<i64>().ok());
+    let (y, m, day) = (d.next()??, d.next()??, d.next()??);
+    let (hms, fraction) = time.split_once('.').unwrap_or((time, "0"));
+    let mut t = hms.split(':').map(|p| p.parse::<u64>().ok());
+    let (h, min, sec) = (t.next()??, t.next()??, t.next()??);
+    let nanos: u64 = format!("{fraction:0<9}").get(..9)?.parse().ok()?;
+    // Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = u64::try_from(era * 146_097 + doe - 719_468).ok()?;
+    let secs = days * 86_400 + h * 3_600 + min * 60 + sec;
+    Some(SystemTime::UNIX_EPOCH + Duration::from_secs(secs) + Duration::from_nanos(nanos))
 }
