@@ -108,4 +108,11 @@ resource "aws_instance" "router" {
   }
 
   tags = { Name = "${var.name}-router-${var.azs[count.index]}" }
+
+  lifecycle {
+    precondition {
+      condition     = var.nat || var.anycast_cidr != ""
+      error_message = "The routers would manage no route: set nat = true, give an anycast_cidr, or both."
+    }
+  }
 }

@@ -186,6 +186,47 @@ async fn terraform_example_applies_converges_fails_over_and_destroys() {
     for id in &instances {
         routers.push(router(&ec2, id).await);
     }
+
+    // The example's other shapes render valid configs too (checked with the daemon's own
+    // -check, with router 0's identity), and "nothing to manage" is refused at plan time.
+    for (variant, managed) in [
+        ("-var=nat=false", "192.168.1.1/32"),
+        ("-var=anycast_cidr=", "0.0.0.0/0"),
+    ] {
+        let rendered = ws
+            .evaluate("local.config", &with_vars(&[variant], &vars))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let file = ws.dir.path().join("variant.yaml");
+        std::fs::write(&file, &rendered).expect("write variant");
+        let check = support::awsnycast()
+            .env("AWS_EC2_METADATA_SERVICE_ENDPOINT", routers[0].imds.url())
+            .args(["-check", "-f"])
+            .arg(&file)
+            .output()
+            .expect("awsnycast -check");
+        let (stdout, stderr) = support::text(&check);
+        assert!(check.status.success(), "{variant}:\n{rendered}\n{stdout}{stderr}");
+        assert!(stdout.contains(managed), "{variant}: {stdout}");
+    }
+    let refused = ws
+        .command(&with_vars(
+            &[
+                "plan",
+                "-input=false",
+                "-no-color",
+                "-var=nat=false",
+                "-var=anycast_cidr=",
+            ],
+            &vars,
+        ))
+        .output()
+        .expect("terraform plan");
+    let (stdout, stderr) = support::text(&refused);
+    assert!(
+        !refused.status.success() && stderr.contains("would manage no route"),
+        "{stdout}{stderr}"
+    );
+
     for (i, r) in routers.iter().enumerate() {
         assert_eq!(r.eni, enis[i], "router {i}'s interface");
         assert_eq!(r.meta.az, vpc::AZS[i]);

@@ -112,6 +112,39 @@ impl Workspace {
         cmd
     }
 
+    /// The value of a string `expression` (such as `local.config`) with `args` (variables),
+    /// through `terraform console`.
+    pub fn evaluate(&self, expression: &str, args: &[&str]) -> Result<String, String> {
+        use std::io::Write;
+        let mut child = self
+            .command(&[&["console"], args].concat())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("run terraform console: {e}"))?;
+        child
+            .stdin
+            .take()
+            .ok_or("no stdin")?
+            .write_all(format!("{expression}\n").as_bytes())
+            .map_err(|e| e.to_string())?;
+        let out = child.wait_with_output().map_err(|e| e.to_string())?;
+        let (stdout, stderr) = super::text(&out);
+        if !out.status.success() {
+            return Err(format!(
+                "terraform console {expression} failed:\n{stdout}\n{stderr}"
+            ));
+        }
+        // A multi-line string prints as a heredoc.
+        let body = stdout
+            .trim_end()
+            .strip_prefix("<<EOT\n")
+            .and_then(|s| s.strip_suffix("EOT"))
+            .ok_or_else(|| format!("unexpected console output for {expression}:\n{stdout}"))?;
+        Ok(body.to_owned())
+    }
+
     /// `terraform output -json`, parsed.
     pub fn outputs(&self) -> Result<serde_json::Value, String> {
         let text = self.run(&["output", "-json", "-no-color"])?;
