@@ -53,7 +53,9 @@ impl Clock {
 async fn story() -> Result<(), String> {
     let clock = Clock(Instant::now());
     clock.say("starting the EC2 emulator (moto) on loopback, the README's VPC, and the routers");
-    let mut s = Scenario::start("", false, 0).await?;
+    // Both daemons talk to the emulator through a counting proxy, so the story can say which
+    // writes a failover took.
+    let mut s = Scenario::start("", true, 0).await?;
     let (ta, tb) = (s.table(0), s.table(1));
     clock.say(format!(
         "built VPC {}: private route tables {ta} (eu-west-1a) and {tb} (eu-west-1b)",
@@ -78,6 +80,8 @@ async fn story() -> Result<(), String> {
     s.settle(1, 1).await?;
     clock.say(format!("1. both AZs are served locally: {ta} -> A, {tb} -> B"));
 
+    let count = |s: &Scenario, action: &str| s.proxy.as_ref().map_or(0, |p| p.count(action));
+    let (deletes, replaces) = (count(&s, "DeleteRoute"), count(&s, "ReplaceRoute"));
     s.services[0].stop();
     clock.say("2. router A's web service fails");
     let (took, absent) = s.settle(0, 1).await?;
@@ -85,6 +89,16 @@ async fn story() -> Result<(), String> {
         "3. backup B took over {ta} {:.1}s after the failure (route absent for about {:.1}s on the way)",
         took.as_secs_f64(),
         absent.as_secs_f64()
+    ));
+    let deleted = count(&s, "DeleteRoute") - deletes;
+    clock.say(format!(
+        "   writes: {} ReplaceRoute, {deleted} DeleteRoute ({})",
+        count(&s, "ReplaceRoute") - replaces,
+        if deleted == 0 {
+            "A knew B was healthy and left it the route to replace: withdraw_delay"
+        } else {
+            "A withdrew its route before B replaced it"
+        }
     ));
 
     s.services[0].restart();
