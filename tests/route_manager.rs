@@ -605,3 +605,115 @@ async fn syslog_receives_the_log() {
     assert!(line.contains("awsnycast["), "{line}");
     assert!(line.contains(&w.vpc.routers[0].eni_id), "{line}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_moved_interface_is_looked_up_again_before_its_old_owner_is_thought_failed() {
+    // The ENI-move failover (seeds/eni-reassignment-failover): a route points at a
+    // secondary interface; its instance dies and the interface is moved to a healthy
+    // instance. The observer cached the old owner; seeing it stopped, it must look the
+    // interface up again and report the new, running owner — not a dead holder to take
+    // over from.
+    use awsnycast::ec2::client::Ec2;
+    use awsnycast::routes::decide::Me;
+    use awsnycast::routes::snapshot::InstanceState;
+
+    let w = world().await;
+    let (a, b) = (&w.vpc.routers[0], &w.vpc.routers[1]);
+    let eni = w
+        .ec2
+        .create_network_interface()
+        .subnet_id(&a.subnet_id)
+        .send()
+        .await
+        .expect("create interface")
+        .network_interface()
+        .and_then(|i| i.network_interface_id())
+        .expect("interface id")
+        .to_owned();
+    let attach = |instance: String| {
+        let (ec2, eni) = (w.ec2.clone(), eni.clone());
+        async move {
+            ec2.attach_network_interface()
+                .network_interface_id(eni)
+                .instance_id(instance)
+                .device_index(1)
+                .send()
+                .await
+                .expect("attach")
+                .attachment_id()
+                .expect("attachment id")
+                .to_owned()
+        }
+    };
+    let attachment = attach(a.instance_id.clone()).await;
+    let table = w.vpc.private_tables[0].clone();
+    let cidr = "192.168.5.5/32";
+    w.ec2
+        .create_route()
+        .route_table_id(&table)
+        .destination_cidr_block(cidr)
+        .network_interface_id(&eni)
+        .send()
+        .await
+        .expect("route to the interface");
+
+    let ec2 = Ec2::new(vpc::client(&w.moto.url()), 100);
+    let me = Me {
+        instance_id: b.instance_id.clone(),
+        eni_id: b.eni_id.clone(),
+    };
+    let managed = [cidr.parse().expect("cidr")].into();
+    let owner = |snap: &awsnycast::routes::snapshot::Snapshot| {
+        let id = snap.eni_owners.get(&eni).cloned().unwrap_or_default();
+        let state = snap.instances.get(&id).map(|v| v.state);
+        (id, state)
+    };
+    let first = ec2
+        .snapshot(&w.vpc.vpc_id, &[], &managed, &me)
+        .await
+        .expect("first look");
+    assert_eq!(
+        owner(&first),
+        (a.instance_id.clone(), Some(InstanceState::Running))
+    );
+
+    // A dies; the interface moves to a third, running instance.
+    w.ec2
+        .stop_instances()
+        .instance_ids(&a.instance_id)
+        .send()
+        .await
+        .expect("stop a");
+    w.ec2
+        .detach_network_interface()
+        .attachment_id(attachment)
+        .force(true)
+        .send()
+        .await
+        .expect("detach");
+    let image = w.ec2.describe_images().send().await.expect("images").images()[0]
+        .image_id()
+        .expect("image id")
+        .to_owned();
+    let c = w
+        .ec2
+        .run_instances()
+        .image_id(image)
+        .min_count(1)
+        .max_count(1)
+        .subnet_id(&a.subnet_id)
+        .send()
+        .await
+        .expect("run c")
+        .instances()[0]
+        .instance_id()
+        .expect("instance id")
+        .to_owned();
+    attach(c.clone()).await;
+
+    let second = ec2
+        .snapshot(&w.vpc.vpc_id, &[], &managed, &me)
+        .await
+        .expect("second look");
+    assert_eq!(owner(&second), (c, Some(InstanceState::Running)));
+}
