@@ -431,9 +431,14 @@ pub async fn run(ctx: &Context, mode: Mode, reload: Reloader<'_>) -> Ended {
         }
     };
     use tokio::signal::unix::{SignalKind, signal};
-    let (mut term, mut hup) = match (signal(SignalKind::terminate()), signal(SignalKind::hangup())) {
-        (Ok(t), Ok(h)) => (t, h),
-        (Err(e), _) | (_, Err(e)) => {
+    let signals = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::hangup()),
+        signal(SignalKind::user_defined1()),
+    );
+    let (mut term, mut hup, mut usr1) = match signals {
+        (Ok(t), Ok(h), Ok(u)) => (t, h, u),
+        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
             eprintln!("awsnycast: cannot listen for signals: {e}");
             board.stop_all().await;
             return Ended::Exit(exit::FAILURE);
@@ -451,6 +456,8 @@ pub async fn run(ctx: &Context, mode: Mode, reload: Reloader<'_>) -> Ended {
     let mut watched: Vec<String> = Vec::new();
     let mut fast: Option<tokio::time::Instant> = None;
     let mut last_plan = String::new();
+    // What the last round decided, for SIGUSR1.
+    let mut last_decisions = String::new();
     let mut damper = Damper::new(ctx.config.hold_down);
     tracing::info!(poll_time = ?ctx.config.poll_time, checks = board.local.len(), noop = mode.noop, "daemon started");
     loop {
@@ -470,6 +477,10 @@ pub async fn run(ctx: &Context, mode: Mode, reload: Reloader<'_>) -> Ended {
                     continue;
                 }
             },
+            _ = usr1.recv() => {
+                log_state(&board, &last_decisions);
+                continue;
+            }
             _ = poll.tick() => "poll",
             Some(ev) = events.recv() => {
                 tracing::debug!(check = %ev.id, to = %ev.transition.to, "health transition: reconciling");
@@ -506,6 +517,7 @@ pub async fn run(ctx: &Context, mode: Mode, reload: Reloader<'_>) -> Ended {
             RoundOutcome::Failed => Some(now + RETRY_AFTER),
         };
         if outcome != RoundOutcome::Failed {
+            last_decisions = watch.decisions;
             watched = watch.tables;
             if full {
                 known_tables = watch.found;
@@ -535,6 +547,24 @@ pub async fn run(ctx: &Context, mode: Mode, reload: Reloader<'_>) -> Ended {
     }
 }
 
+/// SIGUSR1: every check's health and the last round's decisions, to the log.
+fn log_state(board: &Board, decisions: &str) {
+    tracing::info!("SIGUSR1: current state follows");
+    for (name, check) in &board.local {
+        tracing::info!(check = %name, health = %check.health(), "SIGUSR1: local check");
+    }
+    for ((template, instance), (address, check)) in &board.remote {
+        tracing::info!(check = %template, instance = %instance, destination = %address,
+            health = %check.health(), "SIGUSR1: remote check");
+    }
+    if decisions.is_empty() {
+        tracing::info!("SIGUSR1: no round has completed yet");
+    }
+    for line in decisions.lines() {
+        tracing::info!(decision = %line, "SIGUSR1: last round");
+    }
+}
+
 async fn sleep_until(at: Option<tokio::time::Instant>) {
     match at {
         Some(at) => tokio::time::sleep_until(at).await,
@@ -545,6 +575,8 @@ async fn sleep_until(at: Option<tokio::time::Instant>) {
 /// What a round asks the loop to keep an eye on.
 #[derive(Default)]
 struct Watch {
+    /// The round's plan, as `-noop` prints it.
+    decisions: String,
     /// Every table a finder selected.
     found: Vec<String>,
     /// Tables holding a managed route that someone else holds, or that we hold as backup.
@@ -628,8 +660,10 @@ async fn round(
     let mut found: Vec<String> = p.items.iter().map(|i| i.table_id.clone()).collect();
     found.sort();
     found.dedup();
+    let decisions = p.to_string();
     let (outcome, held_until) = round_apply(ctx, mode, last_plan, p, damper).await;
     let watch = Watch {
+        decisions,
         found,
         tables: watch,
         preempt_in,

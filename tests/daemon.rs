@@ -572,7 +572,7 @@ async fn hundreds_of_flapping_routes_stay_within_the_ec2_budget() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn sighup_reloads_a_valid_config_and_keeps_running_on_an_invalid_one() {
+async fn sigusr1_logs_the_state_and_sighup_reloads_a_valid_config_or_keeps_the_running_one() {
     let (moto, ec2, vpc) = vpc::emulated("reload").await;
     let imds = FakeImds::start(&vpc.metadata(0));
     let service = support::services::tcp("", true).await;
@@ -582,10 +582,29 @@ async fn sighup_reloads_a_valid_config_and_keeps_running_on_an_invalid_one() {
     let mut daemon = Daemon::start(&moto.url(), &imds, &cfg, &[]);
     wait_for(&ec2, &vpc, [Some(a), Some(a)], &mut daemon, "claim once healthy").await;
 
+    // SIGUSR1: the state, in the log; the daemon carries on. (Until the confirmation round
+    // has run, the last round is the one that created the routes: ask until it says leave.)
+    let settled = format!(
+        "decision={} 192.168.1.1/32 [routetables.our_az]: leave",
+        vpc.private_tables[0]
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !daemon.output().contains(&settled) {
+        daemon.signal(rustix::process::Signal::USR1);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        daemon.assert_running();
+        assert!(Instant::now() < deadline, "no state dump:\n{}", daemon.output());
+    }
+    let out = daemon.output();
+    assert!(
+        out.contains("SIGUSR1: local check check=service health=healthy"),
+        "{out}"
+    );
+
     // A mistake in the file: reported, and the daemon carries on as it was.
     let good = std::fs::read_to_string(&cfg).expect("read config");
     std::fs::write(&cfg, good.replace("if_unhealthy", "if_unhealty")).expect("break config");
-    daemon.hangup();
+    daemon.signal(rustix::process::Signal::HUP);
     let deadline = Instant::now() + Duration::from_secs(20);
     while !daemon.output().contains("keeping the running configuration") {
         daemon.assert_running();
@@ -609,7 +628,7 @@ async fn sighup_reloads_a_valid_config_and_keeps_running_on_an_invalid_one() {
         ),
     )
     .expect("change config");
-    daemon.hangup();
+    daemon.signal(rustix::process::Signal::HUP);
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         daemon.assert_running();

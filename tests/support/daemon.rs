@@ -75,10 +75,10 @@ impl Daemon {
         std::fs::read_to_string(self.log.path()).unwrap_or_default()
     }
 
-    /// Sends SIGHUP (reload the configuration).
-    pub fn hangup(&self) {
+    /// Sends `signal` (SIGHUP: reload the configuration; SIGUSR1: log the state).
+    pub fn signal(&self, signal: rustix::process::Signal) {
         if let Some(pid) = self.pid().and_then(|p| rustix::process::Pid::from_raw(p as i32)) {
-            let _ = rustix::process::kill_process(pid, rustix::process::Signal::HUP);
+            let _ = rustix::process::kill_process(pid, signal);
         }
     }
 
