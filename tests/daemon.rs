@@ -173,16 +173,7 @@ async fn noop_daemon_prints_plans_and_changes_nothing() {
         "{} 192.168.1.1/32 [routetables.our_az]: create -> {eni}: route absent and our health check is healthy",
         vpc.private_tables[0]
     );
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !daemon.output().contains(&want) {
-        daemon.assert_running();
-        assert!(
-            Instant::now() < deadline,
-            "plan never printed:\n{}",
-            daemon.output()
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    daemon.until_logged(Duration::from_secs(30), &want).await;
     // First plan, before the check settled, said it was waiting.
     assert!(
         daemon.output().contains("waiting for our health check to settle"),
@@ -453,23 +444,13 @@ async fn throttling_for_a_while_is_ridden_out_without_extra_writes() {
     let cfg = config(dir.path(), "a", service.addr.port());
     let mut daemon = Daemon::start(&proxy.url(), &imds, &cfg, &[]);
     let a = vpc.routers[0].eni_id.as_str();
-    let deadline = Instant::now() + Duration::from_secs(90);
-    loop {
-        daemon.assert_running();
-        let got = [
-            target(&ec2, &vpc.private_tables[0]).await,
-            target(&ec2, &vpc.private_tables[1]).await,
-        ];
-        if got[0].as_deref() == Some(a) && got[1].as_deref() == Some(a) {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "never converged: {got:?}\n{}",
-            daemon.output()
-        );
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
+    let both_ours = async || {
+        target(&ec2, &vpc.private_tables[0]).await.as_deref() == Some(a)
+            && target(&ec2, &vpc.private_tables[1]).await.as_deref() == Some(a)
+    };
+    daemon
+        .until(Duration::from_secs(90), "never converged", both_ours)
+        .await;
     assert_eq!(proxy.count("throttled"), 20, "{:?}", proxy.actions);
     // Let a few more rounds run: nothing flips.
     tokio::time::sleep(Duration::from_secs(3)).await;
@@ -538,12 +519,11 @@ async fn hundreds_of_flapping_routes_stay_within_the_ec2_budget() {
             .filter(|r| r.network_interface_id() == Some(eni))
             .count()
     };
-    let deadline = Instant::now() + Duration::from_secs(90);
-    while ours().await < ROUTES {
-        daemon.assert_running();
-        assert!(Instant::now() < deadline, "never converged:\n{}", daemon.output());
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
+    daemon
+        .until(Duration::from_secs(90), "never converged", async || {
+            ours().await == ROUTES
+        })
+        .await;
     let writes = proxy.count("CreateRoute") + proxy.count("DeleteRoute");
     assert!(
         writes > 2 * ROUTES,
@@ -605,12 +585,9 @@ async fn sigusr1_logs_the_state_and_sighup_reloads_a_valid_config_or_keeps_the_r
     let good = std::fs::read_to_string(&cfg).expect("read config");
     std::fs::write(&cfg, good.replace("if_unhealthy", "if_unhealty")).expect("break config");
     daemon.signal(rustix::process::Signal::HUP);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !daemon.output().contains("keeping the running configuration") {
-        daemon.assert_running();
-        assert!(Instant::now() < deadline, "no reload error:\n{}", daemon.output());
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    daemon
+        .until_logged(Duration::from_secs(20), "keeping the running configuration")
+        .await;
     assert!(
         daemon.output().contains("did you mean `if_unhealthy`?"),
         "{}",
@@ -629,23 +606,19 @@ async fn sigusr1_logs_the_state_and_sighup_reloads_a_valid_config_or_keeps_the_r
     )
     .expect("change config");
     daemon.signal(rustix::process::Signal::HUP);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        daemon.assert_running();
-        let held = routes(&ec2, &vpc.private_tables[0])
+    let claimed = async || {
+        routes(&ec2, &vpc.private_tables[0])
             .await
             .iter()
-            .any(|r| r.destination_cidr_block() == Some(second) && r.network_interface_id() == Some(a));
-        if held {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the reloaded route was never claimed:\n{}",
-            daemon.output()
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+            .any(|r| r.destination_cidr_block() == Some(second) && r.network_interface_id() == Some(a))
+    };
+    daemon
+        .until(
+            Duration::from_secs(30),
+            "the reloaded route was never claimed",
+            claimed,
+        )
+        .await;
     assert_eq!(target(&ec2, &vpc.private_tables[0]).await.as_deref(), Some(a));
     let out = daemon.output();
     assert!(out.contains("SIGHUP: configuration reloaded"), "{out}");

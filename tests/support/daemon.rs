@@ -75,6 +75,31 @@ impl Daemon {
         std::fs::read_to_string(self.log.path()).unwrap_or_default()
     }
 
+    /// Waits until `done` says so, asking every 200 ms; fails with `what` and the log if
+    /// the daemon exits or `within` passes first.
+    pub async fn until<F, Fut>(&mut self, within: Duration, what: &str, mut done: F)
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = bool>,
+    {
+        let deadline = Instant::now() + within;
+        while !done().await {
+            self.assert_running();
+            assert!(Instant::now() < deadline, "{what}:\n{}", self.output());
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// Waits until the log contains `needle` (see [`Daemon::until`]).
+    pub async fn until_logged(&mut self, within: Duration, needle: &str) {
+        let log = self.log.path().to_owned();
+        self.until(within, &format!("{needle:?} never logged"), || {
+            let found = std::fs::read_to_string(&log).is_ok_and(|l| l.contains(needle));
+            std::future::ready(found)
+        })
+        .await;
+    }
+
     /// Sends `signal` (SIGHUP: reload the configuration; SIGUSR1: log the state).
     pub fn signal(&self, signal: rustix::process::Signal) {
         if let Some(pid) = self.pid().and_then(|p| rustix::process::Pid::from_raw(p as i32)) {
