@@ -64,6 +64,43 @@ async fn target(ec2: &aws_sdk_ec2::Client, table: &str) -> Option<String> {
         .and_then(|r| r.network_interface_id().or(r.instance_id()).map(str::to_owned))
 }
 
+/// Two routers on loopback, each with its own tcp service, config (`extra` added) and
+/// daemon; everything stops when dropped.
+struct TwoRouters {
+    daemons: Vec<Daemon>,
+    /// Each router's service; `None` once a test has stopped it.
+    services: Vec<Option<support::services::Service>>,
+    ports: Vec<u16>,
+    _imds: Vec<FakeImds>,
+    _dir: tempfile::TempDir,
+}
+
+async fn two_routers(endpoint: &str, vpc: &Vpc, extra: &str) -> TwoRouters {
+    let imds: Vec<FakeImds> = (0..2).map(|i| FakeImds::start(&vpc.metadata(i))).collect();
+    let mut services = Vec::new();
+    for _ in 0..2 {
+        services.push(Some(support::services::tcp("", true).await));
+    }
+    let ports: Vec<u16> = services.iter().flatten().map(|s| s.addr.port()).collect();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let daemons = ["a", "b"]
+        .iter()
+        .zip(&ports)
+        .zip(&imds)
+        .map(|((name, port), imds)| {
+            let cfg = config_with(dir.path(), name, *port, extra);
+            Daemon::start(endpoint, imds, &cfg, &[])
+        })
+        .collect();
+    TwoRouters {
+        daemons,
+        services,
+        ports,
+        _imds: imds,
+        _dir: dir,
+    }
+}
+
 /// Waits until both private tables' service routes are as wanted.
 async fn wait_for(
     ec2: &aws_sdk_ec2::Client,
@@ -115,14 +152,7 @@ async fn a_failing_check_withdraws_and_recovery_reclaims() {
     )
     .await;
 
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
-        .await
-        .expect("rebind the service port");
-    let accept = tokio::spawn(async move {
-        loop {
-            let _ = listener.accept().await;
-        }
-    });
+    let _recovered = support::services::tcp_at(port, "", true).await;
     wait_for(
         &ec2,
         &vpc,
@@ -157,7 +187,6 @@ async fn a_failing_check_withdraws_and_recovery_reclaims() {
     ] {
         assert!(out.contains(needle), "{needle:?} missing from the log:\n{out}");
     }
-    accept.abort();
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -252,40 +281,26 @@ async fn oneshot_can_wait_for_real_health() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_dead_primary_is_noticed_by_fast_poll_without_a_remote_check() {
     let (moto, ec2, vpc) = vpc::emulated("fast").await;
-    let imds: Vec<FakeImds> = (0..2).map(|i| FakeImds::start(&vpc.metadata(i))).collect();
-    let services = [
-        support::services::tcp("", true).await,
-        support::services::tcp("", true).await,
-    ];
-    let dir = tempfile::tempdir().expect("tempdir");
     let (a, b) = (vpc.routers[0].eni_id.as_str(), vpc.routers[1].eni_id.as_str());
-    let cfg_a = config_with(dir.path(), "a", services[0].addr.port(), "fast_poll: 1s");
-    let cfg_b = config_with(dir.path(), "b", services[1].addr.port(), "fast_poll: 1s");
-    let mut da = Daemon::start(&moto.url(), &imds[0], &cfg_a, &[]);
-    let mut db = Daemon::start(&moto.url(), &imds[1], &cfg_b, &[]);
-    wait_for(
-        &ec2,
-        &vpc,
-        [Some(a), Some(b)],
-        &mut da,
-        "each AZ served by its own router",
-    )
-    .await;
-    wait_for(
-        &ec2,
-        &vpc,
-        [Some(a), Some(b)],
-        &mut db,
-        "each AZ served by its own router",
-    )
-    .await;
+    let mut routers = two_routers(&moto.url(), &vpc, "fast_poll: 1s").await;
+    for daemon in &mut routers.daemons {
+        wait_for(
+            &ec2,
+            &vpc,
+            [Some(a), Some(b)],
+            daemon,
+            "each AZ served by its own router",
+        )
+        .await;
+    }
     // Let the confirmation rounds that follow the first changes run out.
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let settled = db.output().len();
+    let settled = routers.daemons[1].output().len();
 
     // Router A dies: its daemon is gone with it, and EC2 shows the instance stopped. No
     // remote check is configured and poll_time is 300 s: only the fast poll can notice.
-    drop(da);
+    routers.daemons[0].kill();
+    let db = &mut routers.daemons[1];
     ec2.stop_instances()
         .instance_ids(&vpc.routers[0].instance_id)
         .send()
@@ -296,7 +311,7 @@ async fn a_dead_primary_is_noticed_by_fast_poll_without_a_remote_check() {
         &ec2,
         &vpc,
         [Some(b), Some(b)],
-        &mut db,
+        db,
         "backup takes over from a dead primary",
     )
     .await;
@@ -327,37 +342,28 @@ async fn a_dead_primary_is_noticed_by_fast_poll_without_a_remote_check() {
 #[tokio::test(flavor = "multi_thread")]
 async fn preempt_delay_holds_failback_off() {
     let (moto, ec2, vpc) = vpc::emulated("preempt").await;
-    let imds: Vec<FakeImds> = (0..2).map(|i| FakeImds::start(&vpc.metadata(i))).collect();
-    let service_a = support::services::tcp("", true).await;
-    let port_a = service_a.addr.port();
-    let service_b = support::services::tcp("", true).await;
-    let dir = tempfile::tempdir().expect("tempdir");
     let (a, b) = (vpc.routers[0].eni_id.as_str(), vpc.routers[1].eni_id.as_str());
-    let extra = "fast_poll: 500ms\npreempt_delay: 4s";
-    let cfg_a = config_with(dir.path(), "a", port_a, extra);
-    let cfg_b = config_with(dir.path(), "b", service_b.addr.port(), extra);
-    let mut da = Daemon::start(&moto.url(), &imds[0], &cfg_a, &[]);
-    let mut db = Daemon::start(&moto.url(), &imds[1], &cfg_b, &[]);
+    let mut routers = two_routers(&moto.url(), &vpc, "fast_poll: 500ms\npreempt_delay: 4s").await;
     wait_for(
         &ec2,
         &vpc,
         [Some(a), Some(b)],
-        &mut da,
+        &mut routers.daemons[0],
         "each AZ served by its own router",
     )
     .await;
 
-    drop(service_a);
-    wait_for(&ec2, &vpc, [Some(b), Some(b)], &mut db, "backup takes over").await;
+    routers.services[0] = None;
+    wait_for(
+        &ec2,
+        &vpc,
+        [Some(b), Some(b)],
+        &mut routers.daemons[1],
+        "backup takes over",
+    )
+    .await;
 
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port_a))
-        .await
-        .expect("rebind");
-    let accept = tokio::spawn(async move {
-        loop {
-            let _ = listener.accept().await;
-        }
-    });
+    routers.services[0] = Some(support::services::tcp_at(routers.ports[0], "", true).await);
     let recovered = Instant::now();
     // A's check rises in well under a second; the route must stay with B for a while.
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -370,10 +376,11 @@ async fn preempt_delay_holds_failback_off() {
         &ec2,
         &vpc,
         [Some(a), Some(b)],
-        &mut da,
+        &mut routers.daemons[0],
         "failback after preempt_delay",
     )
     .await;
+    let da = &routers.daemons[0];
     assert!(
         recovered.elapsed() >= Duration::from_secs(3),
         "failback came too soon: {:?}",
@@ -384,7 +391,6 @@ async fn preempt_delay_holds_failback_off() {
         "{}",
         da.output()
     );
-    accept.abort();
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -23,7 +23,12 @@ impl Drop for Service {
 
 /// A TCP server replying `reply` once it has read something (or at once if `eager`).
 pub async fn tcp(reply: &'static str, eager: bool) -> Service {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    tcp_at(0, reply, eager).await
+}
+
+/// [`tcp`] on a given loopback port (0: any free one), e.g. to bring a stopped service back.
+pub async fn tcp_at(port: u16, reply: &'static str, eager: bool) -> Service {
+    let listener = TcpListener::bind(("127.0.0.1", port)).await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     let task = tokio::spawn(async move {
         loop {
