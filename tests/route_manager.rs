@@ -23,6 +23,23 @@ async fn world() -> World {
     World { moto, ec2, vpc, imds }
 }
 
+/// A config from YAML text, which must be valid.
+fn config_of(yaml: &str) -> awsnycast::config::Config {
+    use awsnycast::config::{Document, Vars};
+    Document::parse(yaml, "t.yaml")
+        .and_then(|d| d.build(&Vars::default()))
+        .unwrap_or_else(|e| panic!("{e}"))
+        .config
+}
+
+/// The `Me` of router `r`.
+fn me_of(r: &vpc::Router) -> awsnycast::routes::decide::Me {
+    awsnycast::routes::decide::Me {
+        instance_id: r.instance_id.clone(),
+        eni_id: r.eni_id.clone(),
+    }
+}
+
 impl World {
     /// Runs the binary as router `i` with the shipped README example config.
     fn run(&self, i: usize, args: &[&str]) -> Output {
@@ -362,28 +379,20 @@ async fn route_tables_are_read_across_pages() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_withdrawal_never_deletes_a_route_a_backup_has_taken() {
-    use awsnycast::config::{Document, Vars};
     use awsnycast::ec2::apply::apply;
     use awsnycast::ec2::client::Ec2;
-    use awsnycast::routes::decide::{Action, Decision, Me, Reason};
+    use awsnycast::routes::decide::{Action, Decision, Reason};
     use awsnycast::routes::plan::{Plan, PlanItem};
     use awsnycast::routes::snapshot::RouteHolder;
 
     let w = world().await;
     let table = w.vpc.private_tables[0].clone();
     let cidr = "192.168.1.1/32";
-    let config = Document::parse(
+    let config = config_of(
         "healthchecks:\n  hc: {type: ping, destination: 127.0.0.1}\nroutetables:\n  t:\n    find: {type: by_tag, config: {key: az, value: eu-west-1a}}\n    manage_routes: [{cidr: 192.168.1.1/32, healthcheck: hc}]\n",
-        "t.yaml",
-    )
-    .and_then(|d| d.build(&Vars::default()))
-    .unwrap_or_else(|e| panic!("{e}"))
-    .config;
+    );
     let (a, b) = (&w.vpc.routers[0], &w.vpc.routers[1]);
-    let me = Me {
-        instance_id: a.instance_id.clone(),
-        eni_id: a.eni_id.clone(),
-    };
+    let me = me_of(a);
     // A's plan, made from a read in which the route was still A's: withdraw it.
     let plan = Plan {
         items: vec![PlanItem {
@@ -488,27 +497,19 @@ async fn throttling_is_ridden_out_or_reported_cleanly() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_takeover_of_a_route_withdrawn_meanwhile_creates_it() {
-    use awsnycast::config::{Document, Vars};
     use awsnycast::ec2::apply::apply;
     use awsnycast::ec2::client::Ec2;
-    use awsnycast::routes::decide::{Action, Decision, Me, Reason, Target};
+    use awsnycast::routes::decide::{Action, Decision, Reason, Target};
     use awsnycast::routes::plan::{Plan, PlanItem};
     use awsnycast::routes::snapshot::RouteHolder;
 
     let w = world().await;
     let table = w.vpc.private_tables[0].clone();
-    let config = Document::parse(
+    let config = config_of(
         "routetables:\n  t:\n    find: {type: by_tag, config: {key: az, value: eu-west-1a}}\n    manage_routes: [{cidr: 192.168.1.1/32, if_unhealthy: true}]\n",
-        "t.yaml",
-    )
-    .and_then(|d| d.build(&Vars::default()))
-    .unwrap_or_else(|e| panic!("{e}"))
-    .config;
+    );
     let (a, b) = (&w.vpc.routers[0], &w.vpc.routers[1]);
-    let me = Me {
-        instance_id: b.instance_id.clone(),
-        eni_id: b.eni_id.clone(),
-    };
+    let me = me_of(b);
     // B read the route held by a failing A and decided to take it over; A withdrew it
     // before B's write arrived (the route never existed in this test's EC2).
     let plan = Plan {
@@ -614,7 +615,6 @@ async fn a_moved_interface_is_looked_up_again_before_its_old_owner_is_thought_fa
     // interface up again and report the new, running owner — not a dead holder to take
     // over from.
     use awsnycast::ec2::client::Ec2;
-    use awsnycast::routes::decide::Me;
     use awsnycast::routes::snapshot::InstanceState;
 
     let w = world().await;
@@ -658,10 +658,7 @@ async fn a_moved_interface_is_looked_up_again_before_its_old_owner_is_thought_fa
         .expect("route to the interface");
 
     let ec2 = Ec2::new(vpc::client(&w.moto.url()), 100);
-    let me = Me {
-        instance_id: b.instance_id.clone(),
-        eni_id: b.eni_id.clone(),
-    };
+    let me = me_of(b);
     let managed = [cidr.parse().expect("cidr")].into();
     let owner = |snap: &awsnycast::routes::snapshot::Snapshot| {
         let id = snap.eni_owners.get(&eni).cloned().unwrap_or_default();
