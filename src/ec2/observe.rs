@@ -226,7 +226,15 @@ impl Ec2 {
         }
         let mut recheck = BTreeSet::new();
         loop {
-            let (eni_owners, mut addresses, cached) = self.resolve_interfaces(&enis, &recheck).await?;
+            let (interfaces, cached) = self.resolve_interfaces(&enis, &recheck).await?;
+            let mut eni_owners = BTreeMap::new();
+            let mut addresses = BTreeMap::new();
+            for (eni, (instance, address)) in interfaces {
+                if let Some(a) = address {
+                    addresses.insert(instance.clone(), a);
+                }
+                eni_owners.insert(eni, instance);
+            }
             let mut ids = instance_ids.clone();
             ids.extend(eni_owners.values().filter(|i| **i != me.instance_id).cloned());
             self.primary_addresses(&ids, &mut addresses).await?;
@@ -257,56 +265,36 @@ impl Ec2 {
         }
     }
 
-    /// Who owns each interface in `enis`, and its address: from the cache, except for those
-    /// in `fresh` and those not seen before, which are looked up (one call). Returns the
-    /// owners, the owners' addresses, and which answers came from the cache. The cache
-    /// keeps only `enis`, the interfaces routes name now.
+    /// The owner and address of each attached interface in `enis`: from the cache, except
+    /// for those in `fresh` and those not seen before, which are looked up (one call). Also
+    /// returns which answers came from the cache. Afterwards the cache holds exactly these
+    /// interfaces, the ones routes name now.
     async fn resolve_interfaces(
         &self,
         enis: &BTreeSet<String>,
         fresh: &BTreeSet<String>,
-    ) -> Result<
-        (
-            BTreeMap<String, String>,
-            BTreeMap<String, IpAddr>,
-            BTreeSet<String>,
-        ),
-        Ec2Error,
-    > {
-        let (mut known, unknown): (Vec<_>, Vec<_>) = {
+    ) -> Result<(BTreeMap<String, CachedInterface>, BTreeSet<String>), Ec2Error> {
+        let mut known = BTreeMap::new();
+        let mut unknown = BTreeSet::new();
+        {
             let cache = self.lock_cache();
-            enis.iter()
-                .map(|e| {
-                    (
-                        e.clone(),
-                        cache.interfaces.get(e).filter(|_| !fresh.contains(e)).cloned(),
-                    )
-                })
-                .partition(|(_, c)| c.is_some())
-        };
-        let cached: BTreeSet<String> = known.iter().map(|(e, _)| e.clone()).collect();
-        let unknown: BTreeSet<String> = unknown.into_iter().map(|(e, _)| e).collect();
-        let looked_up = self.interfaces("network-interface-id", &unknown).await?;
-        known.extend(
-            looked_up
-                .into_iter()
-                .map(|i| (i.eni, Some((i.instance, i.address)))),
-        );
-        let mut owners = BTreeMap::new();
-        let mut addresses = BTreeMap::new();
-        let mut cache = self.lock_cache();
-        cache.interfaces.retain(|e, _| enis.contains(e));
-        for (eni, entry) in known {
-            let Some((instance, address)) = entry else {
-                continue;
-            };
-            if let Some(a) = address {
-                addresses.insert(instance.clone(), a);
+            for eni in enis {
+                match cache.interfaces.get(eni) {
+                    Some(entry) if !fresh.contains(eni) => {
+                        known.insert(eni.clone(), entry.clone());
+                    }
+                    _ => {
+                        unknown.insert(eni.clone());
+                    }
+                }
             }
-            owners.insert(eni.clone(), instance.clone());
-            cache.interfaces.insert(eni, (instance, address));
         }
-        Ok((owners, addresses, cached))
+        let cached = known.keys().cloned().collect();
+        for i in self.interfaces("network-interface-id", &unknown).await? {
+            known.insert(i.eni, (i.instance, i.address));
+        }
+        self.lock_cache().interfaces = known.clone();
+        Ok((known, cached))
     }
 
     /// Adds the primary interface's address of each of `instances` not in `addresses`
@@ -361,11 +349,14 @@ impl Ec2 {
     }
 }
 
+/// An interface's owner instance and private address.
+type CachedInterface = (String, Option<IpAddr>);
+
 /// Interfaces seen in earlier rounds: `interface → (instance, address)`, and the primary
 /// address of instances named by routes without an interface.
 #[derive(Debug, Default)]
 pub struct InterfaceCache {
-    interfaces: BTreeMap<String, (String, Option<IpAddr>)>,
+    interfaces: BTreeMap<String, CachedInterface>,
     primaries: BTreeMap<String, IpAddr>,
 }
 
