@@ -37,6 +37,28 @@ const CONFIRM_AFTER: Duration = Duration::from_secs(1);
 /// `poll_time` when `fast_poll` is off.
 const CONFIRM_AGAIN_AFTER: Duration = Duration::from_secs(5);
 
+/// What started a round.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Trigger {
+    Poll,
+    HealthTransition,
+    FollowUp,
+    SecondConfirmation,
+    FastPoll,
+}
+
+impl Trigger {
+    fn as_str(self) -> &'static str {
+        match self {
+            Trigger::Poll => "poll",
+            Trigger::HealthTransition => "health transition",
+            Trigger::FollowUp => "follow-up",
+            Trigger::SecondConfirmation => "second confirmation",
+            Trigger::FastPoll => "fast poll",
+        }
+    }
+}
+
 /// What a round came to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum RoundOutcome {
@@ -481,7 +503,7 @@ pub async fn run(ctx: &Context, mode: Mode, reload: Reloader<'_>) -> Ended {
                 log_state(&board, &last_decisions);
                 continue;
             }
-            _ = poll.tick() => "poll",
+            _ = poll.tick() => Trigger::Poll,
             Some(ev) = events.recv() => {
                 tracing::debug!(check = %ev.id, to = %ev.transition.to, "health transition: reconciling");
                 board.record(&ev);
@@ -489,23 +511,23 @@ pub async fn run(ctx: &Context, mode: Mode, reload: Reloader<'_>) -> Ended {
                 while let Ok(ev) = events.try_recv() {
                     board.record(&ev);
                 }
-                "health transition"
+                Trigger::HealthTransition
             }
-            _ = sleep_until(retry) => "follow-up",
-            _ = sleep_until(confirm_again) => "second confirmation",
-            _ = sleep_until(fast) => "fast poll",
+            _ = sleep_until(retry) => Trigger::FollowUp,
+            _ = sleep_until(confirm_again) => Trigger::SecondConfirmation,
+            _ = sleep_until(fast) => Trigger::FastPoll,
         };
         // A poll reads every table the finders could match, and forgets what it knew about
         // interfaces; rounds in between re-read the tables already found, by id.
-        let full = why == "poll" || known_tables.is_empty();
-        tracing::debug!(trigger = why, full, "reconciling");
+        let full = why == Trigger::Poll || known_tables.is_empty();
+        tracing::debug!(trigger = why.as_str(), full, "reconciling");
         if full {
             ctx.ec2.forget_interfaces();
         }
         let scope = (!full).then_some(known_tables.as_slice());
         let (outcome, watch) = round(ctx, &mut board, mode, scope, &mut last_plan, &mut damper).await;
         let now = tokio::time::Instant::now();
-        if why == "second confirmation" {
+        if why == Trigger::SecondConfirmation {
             confirm_again = None;
         }
         retry = match outcome {
@@ -523,8 +545,8 @@ pub async fn run(ctx: &Context, mode: Mode, reload: Reloader<'_>) -> Ended {
                 known_tables = watch.found;
             }
         }
-        if let Some(wait) = watch.preempt_in {
-            // Come back when preempt_delay has passed, to take our route back.
+        if let Some(wait) = watch.revisit_in {
+            // Come back when a waiting decision may come out differently.
             let at = now + wait;
             retry = Some(retry.map_or(at, |r| r.min(at)));
         }
@@ -583,7 +605,7 @@ struct Watch {
     tables: Vec<String>,
     /// When a route held back by `preempt_delay` may be taken, or one left to a backup
     /// (`withdraw_delay`) must be withdrawn if the backup has not taken it.
-    preempt_in: Option<Duration>,
+    revisit_in: Option<Duration>,
     /// When the first route held down by flap damping may be written again.
     held_until: Option<tokio::time::Instant>,
 }
@@ -630,33 +652,22 @@ async fn round(
         .collect();
     watch.sort();
     watch.dedup();
-    let preempt_in = p
-        .items
-        .iter()
-        .filter(|i| i.decision.reason == crate::routes::decide::Reason::PreemptDelay)
-        .filter_map(|i| i.spec(&ctx.config)?.healthcheck.as_deref())
-        .map(|h| ctx.config.preempt_delay.saturating_sub(board.healthy_for(h)) + Duration::from_millis(10))
-        .min();
-    // Routes left to a backup: come back when withdraw_delay has passed, to withdraw them
-    // if the backup has not taken them.
-    let withdraw_in = p
-        .items
-        .iter()
-        .filter(|i| i.decision.reason == crate::routes::decide::Reason::AwaitingBackup)
-        .filter_map(|i| {
-            let spec = i.spec(&ctx.config)?;
-            let delay = crate::routes::plan::withdraw_delay(&ctx.config, spec)?;
-            let failed_for = board.unhealthy_for(spec.healthcheck.as_deref()?);
-            let left = delay.saturating_sub(failed_for);
+    for i in &p.items {
+        if let (crate::routes::decide::Reason::AwaitingBackup, Some(left)) =
+            (&i.decision.reason, i.revisit_in)
+        {
             tracing::info!(route_table = %i.table_id, cidr = %i.cidr, withdraw_in_s = left.as_secs_f64(),
                 "our health check fails and a healthy backup is known: leaving it the route to replace before withdrawing");
-            Some(left + Duration::from_millis(10))
-        })
-        .min();
-    let preempt_in = match (preempt_in, withdraw_in) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
-    };
+        }
+    }
+    // Decisions that wait (preempt_delay, withdraw_delay) are taken again when they may
+    // come out differently.
+    let revisit_in = p
+        .items
+        .iter()
+        .filter_map(|i| i.revisit_in)
+        .min()
+        .map(|d| d + Duration::from_millis(10));
     let mut found: Vec<String> = p.items.iter().map(|i| i.table_id.clone()).collect();
     found.sort();
     found.dedup();
@@ -666,7 +677,7 @@ async fn round(
         decisions,
         found,
         tables: watch,
-        preempt_in,
+        revisit_in,
         held_until: held_until.map(tokio::time::Instant::from_std),
     };
     (outcome, watch)

@@ -409,6 +409,7 @@ async fn a_withdrawal_never_deletes_a_route_a_backup_has_taken() {
                 action: Action::Delete,
                 reason: Reason::OursButUnhealthy,
             },
+            revisit_in: None,
         }],
         ..Plan::default()
     };
@@ -529,6 +530,7 @@ async fn a_takeover_of_a_route_withdrawn_meanwhile_creates_it() {
                 },
                 reason: Reason::HolderFailsRemoteCheck,
             },
+            revisit_in: None,
         }],
         ..Plan::default()
     };

@@ -10,7 +10,7 @@ use std::time::Duration;
 use crate::config::{Config, ManagedRoute, RouteTarget, WithdrawDelay};
 use crate::health::Health;
 
-use super::decide::{Action, Decision, Inputs, Me, Target, decide};
+use super::decide::{Action, Decision, Inputs, Me, Reason, Target, decide};
 use super::finder;
 use super::snapshot::{RouteHolder, Snapshot};
 
@@ -66,6 +66,9 @@ pub struct PlanItem {
     /// The instance behind `current`, when it is (or was) an instance EC2 told us about.
     pub holder_instance: Option<String>,
     pub decision: Decision,
+    /// When a decision that waits (`preempt_delay`, `withdraw_delay`) may come out
+    /// differently: the daemon runs a round then.
+    pub revisit_in: Option<Duration>,
 }
 
 impl PlanItem {
@@ -156,22 +159,21 @@ pub fn plan(config: &Config, snapshot: &Snapshot, me: &Me, health: &dyn HealthVi
                         .and_then(|holder| health.remote(check, &holder)),
                     _ => None,
                 };
-                let preempt_ready = config.preempt_delay.is_zero()
-                    || spec
-                        .healthcheck
-                        .as_deref()
-                        .is_none_or(|h| health.healthy_for(h) >= config.preempt_delay);
+                // How long until preempt_delay has passed (zero: it has).
+                let preempt_left = spec.healthcheck.as_deref().map_or(Duration::ZERO, |h| {
+                    config.preempt_delay.saturating_sub(health.healthy_for(h))
+                });
                 // A known healthy backup gets the chance to replace our failing route, so
-                // that the route is never absent.
-                let await_backup = match (
+                // that the route is never absent: how long it still has (zero: no more).
+                let backup_left = match (
                     withdraw_delay(config, spec),
                     &spec.healthcheck,
                     &spec.remote_healthcheck,
                 ) {
-                    (Some(delay), Some(h), Some(template)) => {
-                        health.peer_passes(template) && health.unhealthy_for(h) < delay
+                    (Some(delay), Some(h), Some(template)) if health.peer_passes(template) => {
+                        delay.saturating_sub(health.unhealthy_for(h))
                     }
-                    _ => false,
+                    _ => Duration::ZERO,
                 };
                 let decision = decide(Inputs {
                     spec,
@@ -180,10 +182,15 @@ pub fn plan(config: &Config, snapshot: &Snapshot, me: &Me, health: &dyn HealthVi
                     current,
                     local,
                     remote,
-                    preempt_ready,
-                    await_backup,
+                    preempt_ready: preempt_left.is_zero(),
+                    await_backup: !backup_left.is_zero(),
                     snapshot,
                 });
+                let revisit_in = match decision.reason {
+                    Reason::PreemptDelay => Some(preempt_left),
+                    Reason::AwaitingBackup => Some(backup_left),
+                    _ => None,
+                };
                 out.items.push(PlanItem {
                     routetable: name.clone(),
                     route_index: index,
@@ -192,6 +199,7 @@ pub fn plan(config: &Config, snapshot: &Snapshot, me: &Me, health: &dyn HealthVi
                     current: current.map(|r| r.target.clone()),
                     holder_instance: current.and_then(|r| snapshot.holder_instance(&r.target)),
                     decision,
+                    revisit_in,
                 });
             }
         }
@@ -238,7 +246,6 @@ impl fmt::Display for Plan {
 mod tests {
     use super::*;
     use crate::config::{Document, Vars};
-    use crate::routes::decide::Reason;
     use crate::routes::snapshot::{RouteState, RouteTableView, RouteView};
 
     fn config(yaml: &str) -> Config {
@@ -348,6 +355,15 @@ mod tests {
         );
         assert_eq!(decide_with(&cfg, 0, true), ("leave", Reason::AwaitingBackup));
         assert_eq!(decide_with(&cfg, 4, true), ("leave", Reason::AwaitingBackup));
+        // ... and the daemon is told when to look again: when the 5 s are up.
+        let waiting = Failing {
+            failed_for: Duration::from_secs(4),
+            peer_passes: true,
+        };
+        assert_eq!(
+            plan(&cfg, &snapshot, &me, &waiting).items[0].revisit_in,
+            Some(Duration::from_secs(1))
+        );
         assert_eq!(decide_with(&cfg, 5, true), ("delete", Reason::OursButUnhealthy));
         // No healthy peer known: withdraw at once.
         assert_eq!(decide_with(&cfg, 0, false), ("delete", Reason::OursButUnhealthy));
