@@ -269,36 +269,40 @@ mod tests {
         }
     }
 
-    struct Checks(Health);
-    impl HealthView for Checks {
-        fn local(&self, _: &str) -> Health {
-            self.0
-        }
-        fn remote(&self, _: &str, _: &str) -> Option<Health> {
-            Some(Health::Unhealthy)
-        }
-        fn healthy_for(&self, _: &str) -> std::time::Duration {
-            std::time::Duration::ZERO
-        }
-        fn unhealthy_for(&self, _: &str) -> std::time::Duration {
-            std::time::Duration::ZERO
-        }
-        fn peer_passes(&self, _: &str) -> bool {
-            false
-        }
-    }
-
-    /// Our check has failed for `failed_for`; a peer passes the remote check or not.
-    struct Failing {
+    /// Health as a test sets it: our checks' state (and for how long it has failed),
+    /// every remote check's state, and whether some peer passes its remote check.
+    struct Fake {
+        local: Health,
+        remote: Health,
         failed_for: Duration,
         peer_passes: bool,
     }
-    impl HealthView for Failing {
+    impl Fake {
+        /// Our check is `local`; the holder fails its remote check.
+        fn ours(local: Health) -> Fake {
+            Fake {
+                local,
+                remote: Health::Unhealthy,
+                failed_for: Duration::ZERO,
+                peer_passes: false,
+            }
+        }
+        /// Our check has failed for `failed_for`; the holder passes its remote check.
+        fn failing(failed_for: Duration, peer_passes: bool) -> Fake {
+            Fake {
+                local: Health::Unhealthy,
+                remote: Health::Healthy,
+                failed_for,
+                peer_passes,
+            }
+        }
+    }
+    impl HealthView for Fake {
         fn local(&self, _: &str) -> Health {
-            Health::Unhealthy
+            self.local
         }
         fn remote(&self, _: &str, _: &str) -> Option<Health> {
-            Some(Health::Healthy)
+            Some(self.remote)
         }
         fn healthy_for(&self, _: &str) -> Duration {
             Duration::ZERO
@@ -335,10 +339,7 @@ mod tests {
             ..Snapshot::default()
         };
         let decide_with = |cfg: &Config, failed_for: u64, peer_passes: bool| {
-            let health = Failing {
-                failed_for: Duration::from_secs(failed_for),
-                peer_passes,
-            };
+            let health = Fake::failing(Duration::from_secs(failed_for), peer_passes);
             let p = plan(cfg, &snapshot, &me, &health);
             (
                 p.items[0].decision.action.verb(),
@@ -356,10 +357,7 @@ mod tests {
         assert_eq!(decide_with(&cfg, 0, true), ("leave", Reason::AwaitingBackup));
         assert_eq!(decide_with(&cfg, 4, true), ("leave", Reason::AwaitingBackup));
         // ... and the daemon is told when to look again: when the 5 s are up.
-        let waiting = Failing {
-            failed_for: Duration::from_secs(4),
-            peer_passes: true,
-        };
+        let waiting = Fake::failing(Duration::from_secs(4), true);
         assert_eq!(
             plan(&cfg, &snapshot, &me, &waiting).items[0].revisit_in,
             Some(Duration::from_secs(1))
@@ -444,11 +442,11 @@ routetables:
         assert!(text.contains("rtb-b 0.0.0.0/0 [routetables.other_azs]: leave (i-b (eni-b)): held by a healthy instance; we are backup only"), "{text}");
 
         // With the remote check failing on i-b, the backup takes over.
-        let p = plan(&cfg, &snapshot, &me, &Checks(Health::Healthy));
+        let p = plan(&cfg, &snapshot, &me, &Fake::ours(Health::Healthy));
         assert_eq!(p.items[0].decision.action.verb(), "replace");
 
         // With our own check unknown, nothing is claimed.
-        let p = plan(&cfg, &snapshot, &me, &Checks(Health::Unknown));
+        let p = plan(&cfg, &snapshot, &me, &Fake::ours(Health::Unknown));
         assert_eq!(p.changes().count(), 0);
     }
 
